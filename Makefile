@@ -1,0 +1,132 @@
+# sluice: one build for the agent, its BPF programs, tools and tests.
+#
+#   make              build everything into build/ (SAN=1: into build-san/
+#                     with ASan+UBSan)
+#   make deps         install build and test dependencies (Debian, idempotent)
+#   make check        deps, build, every test; then again under ASan+UBSan
+#   make check SAN=1  only the sanitizer pass (what CI runs)
+#   make demo         the data path end to end on loopback
+#   make bench-tcp    throughput and connect cost, direct vs through sluice
+#   make vmlinux      regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel
+#
+# V=1 shows the commands.
+
+ARCH      ?= $(shell uname -m)
+BPF_ARCH  := $(patsubst x86_64,x86,$(patsubst aarch64,arm64,$(ARCH)))
+CC        ?= cc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+SAN       ?= 0
+
+ifeq ($(SAN),1)
+BUILD     := build-san
+SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD     := build
+SANFLAGS  :=
+endif
+
+PKGS      := libbpf libelf zlib openssl libcjson libsystemd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP \
+	     -I$(BUILD) -Ibpf -Ipolicy -Iuserspace $(PKG_CFLAGS) $(SANFLAGS)
+LDFLAGS   += $(SANFLAGS)
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) \
+	      -Wall -Wextra -Werror -Ivmlinux/$(ARCH) -Ibpf
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all deps check check-run demo bench-tcp vmlinux clean fuzz
+
+POLICY_OBJS := $(BUILD)/policy/policy.o
+AGENT_OBJS  := $(patsubst userspace/%.c,$(BUILD)/userspace/%.o,$(wildcard userspace/*.c))
+HELPERS     := $(BUILD)/tests/sluice-testnet
+UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
+
+all: $(BUILD)/sluiced $(HELPERS) $(UNIT_TESTS)
+
+$(BUILD)/redirect.bpf.o: bpf/redirect.bpf.c bpf/redirect.h vmlinux/$(ARCH)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(BUILD)/redirect.skel.h: $(BUILD)/redirect.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name redirect_bpf > $@
+
+$(AGENT_OBJS): $(BUILD)/redirect.skel.h
+
+$(BUILD)/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/sluiced: $(AGENT_OBJS) $(POLICY_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/tests/sluice-testnet: $(BUILD)/tests/helpers/sluice-testnet.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/tests/test_identity: $(BUILD)/tests/unit/test_identity.o \
+		$(BUILD)/userspace/identity.o $(BUILD)/userspace/cgroupfs.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
+$(BUILD)/tests/test_policy: $(BUILD)/tests/unit/test_policy.o $(POLICY_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+# libFuzzer targets: clang only, always with ASan+UBSan.
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/*.c))
+FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE -Ipolicy -Iuserspace -Ibpf \
+		-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+fuzz: $(FUZZ_TARGETS)
+
+build-fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c policy/policy.c policy/policy.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_policy.c policy/policy.c $(PKG_LIBS) -o $@
+
+deps:
+	$(Q)tests/deps.sh
+
+# The README's test command: both passes, one summary line at the end.
+check: deps
+	$(Q)$(MAKE) --no-print-directory all fuzz SAN=$(SAN)
+ifeq ($(SAN),1)
+	$(Q)tests/run.sh build-san
+else
+	$(Q)$(MAKE) --no-print-directory all SAN=1
+	$(Q)tests/run.sh build build-san
+endif
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/demo.sh build
+
+bench-tcp: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/bench/bench-tcp.sh build
+
+vmlinux:
+	$(Q)vmlinux/gen-vmlinux.sh $(ARCH)
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * policy: parse, validate and query the sluice policy file (JSON).
+ *
+ * The field names are the contract of ../docs/policy.md. policy_parse()
+ * validates the whole document and reports every error it finds in one run,
+ * each as one line that starts with the JSON path of the offending field
+ * ("$.targets[1].address: expected ADDR:PORT"). Unknown keys are errors.
+ *
+ * Ownership: a struct policy and everything it points to belong to the policy;
+ * policy_free() releases it (NULL is fine). Strings are NUL-terminated and
+ * never NULL unless the comment says "or NULL".
+ * Return convention: 0 or a negative errno; functions that build an object
+ * return it or NULL. Not thread-safe; no global state.
+ */
+#ifndef SLUICE_POLICY_H
+#define SLUICE_POLICY_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* A list of strings, owned by its container. */
+struct policy_strv {
+	char **v;
+	size_t n;
+};
+
+/* An address with an optional prefix: what a target's "address" names.
+ * IPv4 is kept v4-mapped (::ffff:a.b.c.d) so one comparison serves both. */
+struct policy_net {
+	uint8_t addr[16];   /* network byte order, v4-mapped for IPv4 */
+	uint8_t prefix;     /* bits of addr that must match, 0..128 (v4: 96+len) */
+	uint16_t port;      /* host byte order, 1..65535 */
+	bool v4;            /* written as an IPv4 address or CIDR */
+};
+
+enum policy_protocol {
+	POLICY_PROTO_TCP,
+	POLICY_PROTO_POSTGRES,
+};
+
+enum policy_tls_upstream {
+	POLICY_TLS_DISABLE,
+	POLICY_TLS_PREFER,
+	POLICY_TLS_REQUIRE,
+	POLICY_TLS_VERIFY_FULL,
+};
+
+struct policy_target {
+	char *name;
+	enum policy_protocol protocol;
+	struct policy_net net;
+	enum policy_tls_upstream tls_upstream; /* default DISABLE */
+	char *tls_ca;                          /* or NULL */
+	char *cred_user;                       /* or NULL */
+	char *cred_password_file;              /* or NULL */
+};
+
+/* Facts an identity's "match" compares with fnmatch(3) globs; a NULL field
+ * is not compared. Every present field must match. */
+struct policy_match {
+	char *cgroup;    /* or NULL */
+	char *unit;      /* or NULL */
+	char *container; /* or NULL */
+	char *user;      /* or NULL: a user name, or a uid written in decimal */
+	char *exe;       /* or NULL */
+};
+
+struct policy_token {
+	char *from;      /* "password", "bearer" or "env:NAME" */
+	char *issuer;    /* or NULL */
+	char *audience;  /* or NULL */
+	char *jwks;      /* or NULL */
+	bool required;
+};
+
+struct policy_identity {
+	char *name;
+	struct policy_match match;
+	struct policy_token *token; /* or NULL */
+	struct policy_strv roles;
+};
+
+struct policy_mask {
+	char *column;       /* "col" or "table.col", or NULL */
+	char *column_regex; /* or NULL; exactly one of column/column_regex set */
+	char *with;         /* "redact" (default), "null", "partial", "hash" */
+};
+
+struct policy_rule {
+	char *target;
+	struct policy_strv roles;
+	struct policy_strv allow;
+	struct policy_strv deny;
+	struct policy_strv approve;
+	struct policy_mask *mask;
+	size_t nmask;
+};
+
+struct policy_agent {
+	struct sockaddr_storage listen;  /* "listen", default 127.0.0.1:15001 */
+	socklen_t listen_len;
+	struct sockaddr_storage listen6; /* "listen6", default [::1]:<listen port> */
+	socklen_t listen6_len;
+	char *state_dir;      /* default /var/lib/sluice */
+	char *recordings_dir; /* default <state_dir>/recordings */
+	char *control_socket; /* default /run/sluice/control.sock */
+	char *bpffs;          /* default /sys/fs/bpf/sluice */
+	bool fail_open;       /* "fail": "closed" (default) or "open" */
+	struct policy_strv select_cgroups; /* paths relative to the cgroup2 root */
+	struct policy_strv select_users;   /* names or decimal uids */
+	unsigned connect_timeout_ms;       /* default 5000 */
+	unsigned idle_timeout_s;           /* default 3600; 0 = none */
+	unsigned buffer_bytes;             /* per direction, default 65536 */
+	unsigned max_sessions;             /* default 10000 */
+};
+
+struct policy {
+	struct policy_agent agent;
+	struct policy_identity *identities;
+	size_t nidentities;
+	struct policy_target *targets;
+	size_t ntargets;
+	struct policy_rule *rules;
+	size_t nrules;
+};
+
+/* Errors collected while parsing: one line each, JSON path first. */
+struct policy_errors {
+	char **msg;
+	size_t n;
+};
+
+/* Parse a policy from a buffer of len bytes (need not be NUL-terminated).
+ * On success returns the policy and leaves errs empty; on any error returns
+ * NULL and appends every error found to errs. */
+struct policy *policy_parse(const char *buf, size_t len, struct policy_errors *errs);
+
+/* Read and parse FILE. A file that cannot be read is one error naming it. */
+struct policy *policy_load(const char *path, struct policy_errors *errs);
+
+void policy_free(struct policy *p);
+void policy_errors_clear(struct policy_errors *errs);
+
+/* Does addr (16 bytes, v4-mapped for IPv4) : port fall in net? */
+bool policy_net_contains(const struct policy_net *net, const uint8_t addr[16],
+			 uint16_t port);
+
+/* The first target (in file order) whose address contains addr:port, or NULL. */
+const struct policy_target *policy_find_target(const struct policy *p,
+					       const uint8_t addr[16], uint16_t port);
+
+/* Facts about a caller, compared against identities' match. An unknown
+ * fact (NULL or "") matches no pattern, not even "*". */
+struct policy_facts {
+	const char *cgroup;    /* path relative to the cgroup2 root, "/a/b" */
+	const char *unit;      /* or NULL */
+	const char *container; /* or NULL */
+	const char *user;      /* or NULL: name of uid */
+	uid_t uid;             /* (uid_t)-1 if unknown */
+	const char *exe;       /* or NULL */
+};
+
+/* The first identity (in file order) whose match holds for facts, or NULL. */
+const struct policy_identity *policy_match_identity(const struct policy *p,
+						    const struct policy_facts *f);
+
+/* Does any rule for target name grant one of roles the action ("connect",
+ * "read", ...) in its allow list, with no rule for those roles denying it?
+ * On success *rule_index is the index of the rule that decided, or -1 when
+ * no rule applies (denied by default). */
+bool policy_allows(const struct policy *p, const char *target,
+		   const struct policy_strv *roles, const char *action,
+		   int *rule_index);
+
+/* Compile m->column_regex exactly as validation did: POSIX extended,
+ * case-insensitive when it starts with "(?i)", REG_NOSUB. Returns 0 (release
+ * *re with regfree()) or -EINVAL. */
+int policy_mask_regcomp(const struct policy_mask *m, regex_t *re);
+
+#endif

@@ -1,0 +1,193 @@
+# Helpers for integration tests: sourced, POSIX sh. Each test makes what it
+# needs (cgroups, servers, an agent with its own listener and pin folder) and
+# the EXIT trap removes all of it, whatever happened.
+#
+# SLUICE_BUILD (build dir) is set by tests/run.sh.
+
+set -u
+BUILD=${SLUICE_BUILD:-build}
+SLUICED=$BUILD/sluiced
+TESTNET=$BUILD/tests/sluice-testnet
+T=$(basename "$0" .sh)
+WORK=$(mktemp -d "/tmp/sluice-$T.XXXXXX")
+TAG="sluice-test-$$"
+PIDS=""
+CGROUPS=""
+AGENT_PID=""
+BPFFS="/sys/fs/bpf/$TAG"
+AGENT_LOG="$WORK/agent.log"
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=98}"
+
+fail() {
+	echo "FAIL $T: $*" >&2
+	if [ -s "$AGENT_LOG" ]; then
+		echo "--- last lines of the agent's log:" >&2
+		tail -n 15 "$AGENT_LOG" | cut -c1-400 >&2
+	fi
+	exit 1
+}
+
+note() {
+	echo "  $T: $*" >&2
+}
+
+cgroup_root() {
+	# mountinfo: fields before " - " then fstype; field 5 is the mount point.
+	awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2") { print $5; exit } break } }' \
+		/proc/self/mountinfo
+}
+CG_ROOT=$(cgroup_root)
+[ -n "$CG_ROOT" ] || fail "no cgroup2 mount"
+
+# A fresh loopback port nobody listens on.
+free_port() {
+	while :; do
+		p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000 ))
+		ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
+}
+
+mk_cgroup() { # REL
+	mkdir -p "$CG_ROOT$1" || fail "mkdir cgroup $1"
+	CGROUPS="$1 $CGROUPS"
+}
+
+# Run a command inside cgroup REL (the process moves itself, then execs).
+in_cgroup() { # REL CMD...
+	rel=$1
+	shift
+	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG_ROOT$rel" "$@"
+}
+
+bg() { # CMD... : start in the background, remember for cleanup
+	"$@" &
+	PIDS="$! $PIDS"
+}
+
+wait_for() { # FILE PATTERN [SECONDS]
+	n=$(( ${3:-10} * 20 ))
+	while [ "$n" -gt 0 ]; do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+		n=$((n - 1))
+	done
+	return 1
+}
+
+start_server() { # ADDR PORT
+	rm -f "$WORK/ready.$2"
+	bg "$TESTNET" serve "$1" "$2" --ready "$WORK/ready.$2"
+	wait_for "$WORK/ready.$2" ready || fail "server $1 $2 did not start"
+}
+
+# A policy: agent on LPORT, selecting cgroup /TAG, one tcp target per
+# "name addr:port" argument, identity "job" for the cgroup subtree.
+write_policy() { # FILE LPORT TARGET...
+	f=$1 lport=$2
+	shift 2
+	{
+		printf '{\n  "agent": { "listen": "127.0.0.1:%s", "listen6": "[::1]:%s",\n' "$lport" "$lport"
+		printf '    "bpffs": "%s", "state_dir": "%s/state",\n' "$BPFFS" "$WORK"
+		printf '    "select": { "cgroups": ["/%s"] } },\n' "$TAG"
+		printf '  "identities": [ { "name": "job", "match": { "cgroup": "/%s*" }, "roles": ["t"] } ],\n' "$TAG"
+		printf '  "targets": [\n'
+		sep=" "
+		for t in "$@"; do
+			printf '   %s { "name": "%s", "protocol": "tcp", "address": "%s" }\n' "$sep" "${t%% *}" "${t#* }"
+			sep=","
+		done
+		printf '  ],\n  "rules": [\n'
+		sep=" "
+		for t in "$@"; do
+			printf '   %s { "target": "%s", "roles": ["t"], "allow": ["connect"] }\n' "$sep" "${t%% *}"
+			sep=","
+		done
+		printf '  ]\n}\n'
+	} > "$f"
+}
+
+
+# Start the agent with POLICY, optionally through a wrapper command (its
+# last argument must exec the rest), and wait until it serves.
+start_agent() { # POLICY [WRAPPER...]
+	policy=$1
+	shift
+	started=$(count "$AGENT_LOG" "serving")
+	"$@" "$SLUICED" --config "$policy" >>"$AGENT_LOG" 2>&1 &
+	AGENT_PID=$!
+	n=400
+	while [ "$(count "$AGENT_LOG" "serving")" = "$started" ]; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] && kill -0 "$AGENT_PID" 2>/dev/null || fail "agent did not start"
+		sleep 0.05
+	done
+}
+
+# The common stage: an echo server on 127.0.0.2:$SPORT, the cgroup /$TAG,
+# and a policy in $WORK/policy.json with that server as target "echo".
+# EXTRA targets ("name addr:port") are added; the agent is not started.
+setup_echo() { # [EXTRA...]
+	SPORT=$(free_port)
+	LPORT=$(free_port)
+	start_server 127.0.0.2 "$SPORT"
+	mk_cgroup "/$TAG"
+	write_policy "$WORK/policy.json" "$LPORT" "echo 127.0.0.2:$SPORT" "$@"
+}
+
+# Stop the agent with SIGTERM; fails the test if it exits non-zero (leaks and
+# sanitizer reports make it do so).
+stop_agent() {
+	[ -n "$AGENT_PID" ] || return 0
+	kill -TERM "$AGENT_PID" 2>/dev/null
+	rc=0
+	wait "$AGENT_PID" || rc=$?
+	AGENT_PID=""
+	if [ "$rc" -ne 0 ] || grep -qE 'Sanitizer|runtime error' "$AGENT_LOG"; then
+		cat "$AGENT_LOG" >&2
+		fail "agent exited with status $rc"
+	fi
+}
+
+# The command (a probe) must end with the connection reset, as the agent
+# does to callers it refuses: during connect() (status 3) or after (4).
+expect_reset() { # CMD...
+	rc=0
+	"$@" 2>"$WORK/reset.err" >/dev/null || rc=$?
+	case "$rc" in 3|4) ;; *) return 1 ;; esac
+	grep -q "reset by peer" "$WORK/reset.err"
+}
+
+kill9_agent() {
+	kill -KILL "$AGENT_PID"
+	wait "$AGENT_PID" 2>/dev/null
+	AGENT_PID=""
+}
+
+count() { # FILE PATTERN: lines of FILE matching, 0 if FILE is missing
+	if [ -f "$1" ]; then grep -c -- "$2" "$1"; else echo 0; fi
+}
+
+cleanup() {
+	[ -n "$AGENT_PID" ] && kill -KILL "$AGENT_PID" 2>/dev/null
+	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ -d "$BPFFS" ]; then
+		for pin in "$BPFFS"/*; do
+			[ -e "$pin" ] && rm -f "$pin"
+		done
+		rmdir "$BPFFS" 2>/dev/null
+	fi
+	for cg in $CGROUPS; do
+		[ -d "$CG_ROOT$cg" ] || continue
+		# Leftover processes go back to the root before the cgroup goes.
+		for p in $(cat "$CG_ROOT$cg/cgroup.procs" 2>/dev/null); do
+			echo "$p" > "$CG_ROOT/cgroup.procs" 2>/dev/null
+		done
+		rmdir "$CG_ROOT$cg" 2>/dev/null
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM

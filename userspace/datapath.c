@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: Apache-2.0
+/* datapath: loader of bpf/redirect.bpf.c. See datapath.h. */
+#include "datapath.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "redirect.skel.h"
+
+/* The programs and the names of their pinned links. */
+enum { DP_CONNECT4, DP_CONNECT6, DP_SOCKOPS, DP_PEER4, DP_PEER6, DP_NPROGS };
+static const char *const pin_names[DP_NPROGS] = {
+	"connect4", "connect6", "sockops", "getpeername4", "getpeername6",
+};
+
+struct datapath {
+	struct redirect_bpf *skel;
+	struct bpf_link *links[DP_NPROGS];
+};
+
+static struct bpf_program *program(struct redirect_bpf *skel, int which)
+{
+	switch (which) {
+	case DP_CONNECT4: return skel->progs.sluice_connect4;
+	case DP_CONNECT6: return skel->progs.sluice_connect6;
+	case DP_SOCKOPS:  return skel->progs.sluice_sockops;
+	case DP_PEER4:    return skel->progs.sluice_getpeername4;
+	default:          return skel->progs.sluice_getpeername6;
+	}
+}
+
+/* libbpf's messages, the verifier log among them, one log line per line. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[16384];
+	char *line, *save = NULL;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_msg(level == LIBBPF_WARN ? LOG_WARNING : LOG_INFO, "%s", line);
+	return 0;
+}
+
+/* Say exactly what an old kernel lacks instead of a verifier dump. */
+static int check_kernel(void)
+{
+	static const struct { enum bpf_func_id fn; const char *name; } helpers[] = {
+		{ BPF_FUNC_get_current_ancestor_cgroup_id, "bpf_get_current_ancestor_cgroup_id (5.7)" },
+		{ BPF_FUNC_sk_storage_get, "bpf_sk_storage_get in cgroup/connect (5.3)" },
+		{ BPF_FUNC_ktime_get_boot_ns, "bpf_ktime_get_boot_ns (5.8)" },
+	};
+	int missing = 0;
+
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, NULL) != 1 ||
+	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, NULL) != 1) {
+		log_err("kernel lacks cgroup sock_addr or sockops BPF programs (needs Linux >= 5.8)");
+		return -EOPNOTSUPP;
+	}
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) != 1) {
+		log_err("kernel lacks BPF_MAP_TYPE_SK_STORAGE (needs Linux >= 5.2)");
+		missing++;
+	}
+	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++) {
+		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, helpers[i].fn, NULL) != 1) {
+			log_err("kernel lacks %s", helpers[i].name);
+			missing++;
+		}
+	}
+	return missing ? -EOPNOTSUPP : 0;
+}
+
+/* bpffs must be mounted for pins; systemd does it, a bare host may not. */
+static int ensure_pin_dir(const char *dir)
+{
+	char parent[PATH_MAX];
+	struct statfs sfs;
+	char *slash;
+
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent) {
+		log_err("bpffs directory %s: give a directory inside a bpffs mount", dir);
+		return -EINVAL;
+	}
+	*slash = '\0';
+	if (statfs(parent, &sfs) || sfs.f_type != BPF_FS_MAGIC) {
+		if (strcmp(parent, "/sys/fs/bpf") ||
+		    mount("bpffs", parent, "bpf", 0, "mode=0700")) {
+			log_err("%s is not a bpffs mount and could not be mounted: %s",
+				parent, strerror(errno ? errno : ENOTDIR));
+			return -ENOTDIR;
+		}
+		log_info("mounted bpffs at %s", parent);
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		log_err("failed to create %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int fill_maps(struct redirect_bpf *skel, const struct datapath_config *cfg)
+{
+	int tfd = bpf_map__fd(skel->maps.targets);
+	int cfd = bpf_map__fd(skel->maps.selected_cgroups);
+	int ufd = bpf_map__fd(skel->maps.selected_uids);
+	uint8_t one = 1;
+
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		const struct datapath_target *t = &cfg->targets[i];
+		struct sluice_target_key k = { .prefixlen = 16u + t->prefix };
+		uint16_t port = htons(t->port);
+
+		memcpy(k.port, &port, 2);
+		memcpy(k.addr, t->addr, 16);
+		if (bpf_map_update_elem(tfd, &k, &t->target_id, BPF_ANY))
+			return -errno;
+	}
+	for (size_t i = 0; i < cfg->ncgroups; i++) {
+		if (cfg->cgroup_levels[i] >= SLUICE_MAX_CGROUP_LEVEL)
+			return -E2BIG;
+		if (bpf_map_update_elem(cfd, &cfg->cgroup_ids[i], &one, BPF_ANY))
+			return -errno;
+		skel->bss->live.cgroup_levels |= 1ULL << cfg->cgroup_levels[i];
+	}
+	for (size_t i = 0; i < cfg->nuids; i++)
+		if (bpf_map_update_elem(ufd, &cfg->uids[i], &one, BPF_ANY))
+			return -errno;
+	skel->bss->live.select_uids = cfg->nuids > 0;
+	return 0;
+}
+
+/* Swap our program into a pinned link, or attach (and pin) a new one. */
+static int attach_one(struct datapath *dp, int which, int cgroup_fd,
+		      const struct datapath_config *cfg)
+{
+	struct bpf_program *prog = program(dp->skel, which);
+	char path[PATH_MAX];
+	struct bpf_link *link;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", cfg->bpffs_dir, pin_names[which]);
+	if (cfg->pin && access(path, F_OK) == 0) {
+		link = bpf_link__open(path);
+		if (link) {
+			err = bpf_link__update_program(link, prog);
+			if (err) {
+				log_err("failed to update pinned link %s: %s", path, strerror(-err));
+				bpf_link__destroy(link);
+				return err;
+			}
+			dp->links[which] = link;
+			return 1;
+		}
+	}
+	link = bpf_program__attach_cgroup(prog, cgroup_fd);
+	if (!link) {
+		err = -errno;
+		log_err("failed to attach %s to %s: %s", pin_names[which],
+			cfg->cgroup_root, strerror(-err));
+		return err;
+	}
+	dp->links[which] = link;
+	if (cfg->pin && (err = bpf_link__pin(link, path))) {
+		log_err("failed to pin %s: %s", path, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int attach_all(struct datapath *dp, const struct datapath_config *cfg)
+{
+	int cgroup_fd, adopted = 0, err = 0;
+
+	if (!cfg->pin && (err = datapath_detach(cfg->bpffs_dir)))
+		return err;
+	cgroup_fd = open(cfg->cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgroup_fd < 0) {
+		log_err("failed to open cgroup root %s: %s", cfg->cgroup_root, strerror(errno));
+		return -errno;
+	}
+	for (int i = 0; i < DP_NPROGS; i++) {
+		err = attach_one(dp, i, cgroup_fd, cfg);
+		if (err < 0)
+			break;
+		adopted += err;
+		err = 0;
+	}
+	close(cgroup_fd);
+	if (!err)
+		log_info("BPF programs %s on %s (%s)",
+			 adopted ? "swapped into pinned links" : "attached", cfg->cgroup_root,
+			 cfg->pin ? cfg->bpffs_dir : "not pinned: fail open");
+	return err;
+}
+
+int datapath_start(const struct datapath_config *cfg, struct datapath **out)
+{
+	struct datapath *dp;
+	struct redirect_bpf *skel;
+	int err;
+
+	libbpf_set_print(libbpf_print);
+	if ((err = check_kernel()))
+		return err;
+	if (cfg->pin && (err = ensure_pin_dir(cfg->bpffs_dir)))
+		return err;
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	skel = redirect_bpf__open();
+	if (!skel) {
+		err = -errno;
+		log_err("failed to open BPF object: %s", strerror(-err));
+		goto cleanup;
+	}
+	dp->skel = skel;
+	skel->rodata->agent_tgid = (uint32_t)getpid();
+	skel->rodata->listen4_ip = cfg->listen4_ip;
+	skel->rodata->listen4_port = htons(cfg->listen4_port);
+	memcpy((void *)skel->rodata->listen6_ip, cfg->listen6_ip, 16);
+	skel->rodata->listen6_port = htons(cfg->listen6_port);
+	err = redirect_bpf__load(skel);
+	if (err) {
+		log_err("failed to load BPF programs: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = fill_maps(skel, cfg);
+	if (err) {
+		log_err("failed to fill BPF maps: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = attach_all(dp, cfg);
+	if (err)
+		goto cleanup;
+	*out = dp;
+	return 0;
+cleanup:
+	datapath_close(dp);
+	return err;
+}
+
+int datapath_origin(struct datapath *dp, int accepted_fd, struct sluice_origin *out)
+{
+	int fd = bpf_map__fd(dp->skel->maps.agent_origin);
+
+	if (bpf_map_lookup_elem(fd, &accepted_fd, out))
+		return -errno;
+	return 0;
+}
+
+void datapath_close(struct datapath *dp)
+{
+	if (!dp)
+		return;
+	for (int i = 0; i < DP_NPROGS; i++)
+		bpf_link__destroy(dp->links[i]);
+	redirect_bpf__destroy(dp->skel);
+	free(dp);
+}
+
+int datapath_detach(const char *bpffs_dir)
+{
+	struct dirent *de;
+	int err = 0;
+	DIR *d = opendir(bpffs_dir);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", bpffs_dir, de->d_name);
+		fd = bpf_obj_get(path);
+		/* Detach first: another holder of the link must not keep it alive. */
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
+		if (unlink(path)) {
+			log_err("failed to unpin %s: %s", path, strerror(errno));
+			err = -errno;
+		}
+	}
+	closedir(d);
+	if (!err && rmdir(bpffs_dir) && errno != ENOENT)
+		err = -errno;
+	return err;
+}

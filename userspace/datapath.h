@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * datapath: loads bpf/redirect.bpf.c, attaches it to the cgroup v2 root
+ * through links pinned in bpffs, and answers "where did this accepted socket
+ * want to go, and who asked".
+ *
+ * Pinned links outlive the agent: while it is down, selected jobs get
+ * connection refused (fail closed). A new agent swaps its programs into the
+ * pinned links atomically instead of attaching twice. datapath_detach()
+ * removes the links. Return convention: 0 or a negative errno; errors are
+ * logged by the function that saw them.
+ */
+#ifndef SLUICE_DATAPATH_H
+#define SLUICE_DATAPATH_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "redirect.h"
+
+struct datapath;
+
+struct datapath_target {
+	uint8_t addr[16];  /* v4-mapped for IPv4 */
+	uint8_t prefix;    /* 0..128 */
+	uint16_t port;     /* host byte order */
+	uint32_t target_id;
+};
+
+struct datapath_config {
+	const char *bpffs_dir;       /* pins live here */
+	const char *cgroup_root;     /* cgroup2 mount point */
+	uint32_t listen4_ip;         /* network byte order */
+	uint16_t listen4_port;       /* host byte order */
+	uint8_t listen6_ip[16];
+	uint16_t listen6_port;       /* host byte order; 0: no IPv6 listener */
+	bool pin;                    /* false: links die with the agent (fail open) */
+	const struct datapath_target *targets;
+	size_t ntargets;
+	const uint64_t *cgroup_ids;  /* selected subtrees */
+	const unsigned *cgroup_levels; /* level of each, root = 0 */
+	size_t ncgroups;
+	const uint32_t *uids;        /* selected users */
+	size_t nuids;
+};
+
+/* Check the kernel, load, fill the maps, attach or adopt. */
+int datapath_start(const struct datapath_config *cfg, struct datapath **out);
+
+/* The origin of a socket accepted on the agent's listener: 0, or -ENOENT
+ * when the socket was not redirected by us. */
+int datapath_origin(struct datapath *r, int accepted_fd, struct sluice_origin *out);
+
+/* Release the agent's handles. Pinned links stay attached. */
+void datapath_close(struct datapath *r);
+
+/* Detach and unpin every link under bpffs_dir; 0 also when none was there. */
+int datapath_detach(const char *bpffs_dir);
+
+#endif

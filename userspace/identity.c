@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: Apache-2.0
+/* identity: facts about a connection's caller. See identity.h. */
+#include "identity.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroupfs.h"
+
+#define CGROUP_CACHE 4096 /* power of two */
+#define USER_CACHE 256    /* power of two */
+
+struct cgroup_entry {
+	uint64_t id;
+	char *path;
+};
+
+struct user_entry {
+	uint32_t uid;
+	bool used;
+	char name[64];
+};
+
+struct identity_resolver {
+	int root_fd;
+	char root[4096];
+	size_t ncgroups;
+	struct cgroup_entry cgroups[CGROUP_CACHE];
+	struct user_entry users[USER_CACHE];
+	long ticks_per_s;
+};
+
+int identity_resolver_new(const char *cgroup_root, struct identity_resolver **out)
+{
+	struct identity_resolver *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->root_fd = open(cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r->root_fd < 0) {
+		int err = -errno;
+
+		free(r);
+		return err;
+	}
+	snprintf(r->root, sizeof(r->root), "%s", cgroup_root);
+	r->ticks_per_s = sysconf(_SC_CLK_TCK);
+	*out = r;
+	return 0;
+}
+
+static void clear_cgroups(struct identity_resolver *r)
+{
+	for (size_t i = 0; i < CGROUP_CACHE; i++) {
+		free(r->cgroups[i].path);
+		r->cgroups[i] = (struct cgroup_entry){ 0 };
+	}
+	r->ncgroups = 0;
+}
+
+void identity_resolver_free(struct identity_resolver *r)
+{
+	if (!r)
+		return;
+	clear_cgroups(r);
+	close(r->root_fd);
+	free(r);
+}
+
+static size_t hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x;
+}
+
+/* Open addressing; when three quarters full, start over: a cache, not a
+ * record, and cheap to refill. */
+static void cgroup_path(struct identity_resolver *r, uint64_t id, char *buf, size_t size)
+{
+	size_t i = hash64(id) & (CGROUP_CACHE - 1);
+	char path[512];
+
+	for (; r->cgroups[i].path; i = (i + 1) & (CGROUP_CACHE - 1)) {
+		if (r->cgroups[i].id == id) {
+			snprintf(buf, size, "%s", r->cgroups[i].path);
+			return;
+		}
+	}
+	if (cgroupfs_path(r->root_fd, r->root, id, path, sizeof(path))) {
+		buf[0] = '\0';
+		return;
+	}
+	snprintf(buf, size, "%s", path);
+	if (r->ncgroups >= CGROUP_CACHE * 3 / 4) {
+		clear_cgroups(r);
+		i = hash64(id) & (CGROUP_CACHE - 1);
+	}
+	r->cgroups[i].path = strdup(path);
+	if (r->cgroups[i].path) {
+		r->cgroups[i].id = id;
+		r->ncgroups++;
+	}
+}
+
+static void user_name(struct identity_resolver *r, uint32_t uid, char *buf, size_t size)
+{
+	struct user_entry *e = &r->users[hash64(uid) & (USER_CACHE - 1)];
+	struct passwd pw, *res = NULL;
+	char tmp[1024];
+
+	if (!e->used || e->uid != uid) {
+		e->uid = uid;
+		e->used = true;
+		e->name[0] = '\0';
+		if (!getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) && res)
+			snprintf(e->name, sizeof(e->name), "%s", pw.pw_name);
+	}
+	snprintf(buf, size, "%s", e->name);
+}
+
+/* Start time of the process in ns since boot, or 0 if unknown. */
+static uint64_t start_ns(int dirfd, long ticks_per_s)
+{
+	char stat[1024], *p;
+	unsigned long long ticks;
+	ssize_t n;
+	int fd = openat(dirfd, "stat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	stat[n] = '\0';
+	/* comm may hold spaces and parens: fields resume after the last ')'.
+	 * starttime is field 22; the one after ')' is field 3. */
+	p = strrchr(stat, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return 0;
+	ticks = strtoull(p + 1, NULL, 10);
+	return ticks * (1000000000ULL / (unsigned long long)ticks_per_s);
+}
+
+static void process_exe(struct identity_resolver *r, const struct sluice_origin *o,
+			char *buf, size_t size)
+{
+	char dir[64];
+	ssize_t n;
+	int dirfd;
+
+	buf[0] = '\0';
+	snprintf(dir, sizeof(dir), "/proc/%u", o->tgid);
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return;
+	/* A process started after the connect is a reused pid, not the caller. */
+	if (start_ns(dirfd, r->ticks_per_s) <= o->connect_ns) {
+		n = readlinkat(dirfd, "exe", buf, size - 1);
+		buf[n > 0 ? n : 0] = '\0';
+	}
+	close(dirfd);
+}
+
+static bool all_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* "<64 hex>", or "<runtime>-<64 hex>.scope" as docker, containerd, cri-o and
+ * podman name them under systemd. */
+static bool container_component(const char *c, size_t len, const char **id)
+{
+	const char *dash;
+
+	if (len == 64 && all_hex(c, 64)) {
+		*id = c;
+		return true;
+	}
+	if (len < 64 + 7 || strncmp(c + len - 6, ".scope", 6))
+		return false;
+	dash = c + len - 6 - 64 - 1;
+	if (*dash != '-' || !all_hex(dash + 1, 64))
+		return false;
+	*id = dash + 1;
+	return true;
+}
+
+static bool unit_component(const char *c, size_t len)
+{
+	return (len > 8 && !strncmp(c + len - 8, ".service", 8)) ||
+	       (len > 6 && !strncmp(c + len - 6, ".scope", 6));
+}
+
+void identity_parse_cgroup(const char *path, char *unit, size_t unit_size,
+			   char *container, size_t container_size)
+{
+	unit[0] = '\0';
+	container[0] = '\0';
+	for (const char *c = path; *c;) {
+		const char *end = strchr(c, '/'), *id;
+		size_t len;
+
+		if (!end)
+			end = c + strlen(c);
+		len = (size_t)(end - c);
+		if (len && unit_component(c, len))
+			snprintf(unit, unit_size, "%.*s", (int)len, c);
+		if (len && container_component(c, len, &id))
+			snprintf(container, container_size, "%.64s", id);
+		c = *end ? end + 1 : end;
+	}
+}
+
+void identity_resolve(struct identity_resolver *r, const struct sluice_origin *o,
+		      struct identity_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->cgroup_id = o->cgroup_id;
+	f->pid = o->pid;
+	f->tgid = o->tgid;
+	f->uid = o->uid;
+	f->gid = o->gid;
+	memcpy(f->comm, o->comm, sizeof(f->comm));
+	f->comm[sizeof(f->comm) - 1] = '\0';
+	cgroup_path(r, o->cgroup_id, f->cgroup, sizeof(f->cgroup));
+	identity_parse_cgroup(f->cgroup, f->unit, sizeof(f->unit), f->container,
+			      sizeof(f->container));
+	user_name(r, o->uid, f->user, sizeof(f->user));
+	process_exe(r, o, f->exe, sizeof(f->exe));
+}

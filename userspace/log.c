@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+/* log: stderr and journald. See log.h. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#define LOG_FIELDS_MAX 32
+
+static const char *log_ident = "sluiced";
+static int log_debug_on;
+static int log_to_stderr = 1;
+
+/* systemd sets JOURNAL_STREAM=dev:ino when stderr is connected to journald. */
+static int stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st))
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void log_init(const char *ident, int debug)
+{
+	log_ident = ident;
+	log_debug_on = debug;
+	log_to_stderr = !stderr_is_journal();
+}
+
+static const char *level_name(int priority)
+{
+	switch (priority) {
+	case LOG_EMERG: case LOG_ALERT: case LOG_CRIT: case LOG_ERR:
+		return "error";
+	case LOG_WARNING:
+		return "warning";
+	case LOG_DEBUG:
+		return "debug";
+	default:
+		return "info";
+	}
+}
+
+/* One write per line: lines from a busy agent stay whole. */
+static void write_stderr(int priority, const char *message, const char *const *fields,
+			 size_t nfields)
+{
+	char line[8192];
+	size_t len = 0;
+
+	len += (size_t)snprintf(line, sizeof(line) - 1, "%s: %s: %s", log_ident,
+				level_name(priority), message);
+	for (size_t i = 0; i < nfields && len < sizeof(line) - 1; i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - 1 - len, " %s", fields[i]);
+	if (len > sizeof(line) - 2)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	if (write(STDERR_FILENO, line, len) < 0) {
+		/* Nowhere left to say it; journald still gets the entry. */
+	}
+}
+
+void log_event(int priority, const char *message, const char *const *fields,
+	       size_t nfields)
+{
+	struct iovec iov[LOG_FIELDS_MAX + 3];
+	char msgf[1024], prio[16], ident[64];
+	size_t n = 0;
+
+	if (priority == LOG_DEBUG && !log_debug_on)
+		return;
+	if (nfields > LOG_FIELDS_MAX)
+		nfields = LOG_FIELDS_MAX;
+	if (log_to_stderr)
+		write_stderr(priority, message, fields, nfields);
+	snprintf(msgf, sizeof(msgf), "MESSAGE=%s", message);
+	snprintf(prio, sizeof(prio), "PRIORITY=%d", priority);
+	snprintf(ident, sizeof(ident), "SYSLOG_IDENTIFIER=%s", log_ident);
+	iov[n++] = (struct iovec){ msgf, strlen(msgf) };
+	iov[n++] = (struct iovec){ prio, strlen(prio) };
+	iov[n++] = (struct iovec){ ident, strlen(ident) };
+	for (size_t i = 0; i < nfields; i++)
+		iov[n++] = (struct iovec){ (void *)fields[i], strlen(fields[i]) };
+	sd_journal_sendv(iov, (int)n);
+}
+
+void log_msg(int priority, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_event(priority, buf, NULL, 0);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proto: the interface between the proxy core and a protocol module.
+ *
+ * The core moves bytes; a module decides what may pass. Each direction of a
+ * session has one bounded buffer, laid out as
+ *
+ *   data[0, sent)      already written to the other side
+ *   data[sent, ready)  cleared by the module, waiting to be written
+ *   data[ready, len)   received, not yet looked at by the module
+ *
+ * with sent <= ready <= len <= cap. After bytes arrive the core calls
+ * received(); the module advances ready over whatever may be forwarded as it
+ * is (whole messages for a framed protocol, everything for tcp). Bytes stay
+ * in place: nothing is copied on the way through. A module that needs more
+ * bytes simply leaves them unready; when the buffer is full of unready bytes
+ * the module must end the session (its framing bound was exceeded).
+ * Callbacks run on the event loop and must not block.
+ */
+#ifndef SLUICE_PROTO_H
+#define SLUICE_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct session;
+
+enum proxy_side {
+	SIDE_CLIENT = 0,   /* the job */
+	SIDE_UPSTREAM = 1, /* the target */
+};
+
+struct relay_buf {
+	uint8_t *data;
+	size_t cap;
+	size_t sent;
+	size_t ready;
+	size_t len;
+};
+
+struct proto_module {
+	const char *name;
+	/* The upstream is connected; 0 or a negative errno (ends the session). */
+	int (*open)(struct session *s);
+	/* Bytes from side `from` arrived in buf[ready, len): advance buf->ready.
+	 * 0, or a negative errno to end the session. */
+	int (*received)(struct session *s, enum proxy_side from, struct relay_buf *buf);
+	/* The session ends; free what open() made. May be NULL. */
+	void (*close)(struct session *s);
+};
+
+/* A byte-exact relay: everything received is ready at once. */
+extern const struct proto_module proto_tcp;
+
+#endif

@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: Apache-2.0
+/* proxy: accept, identify, connect upstream, relay. See proxy.h. */
+#include "proxy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "datapath.h"
+#include "log.h"
+#include "policy.h"
+
+#define ACCEPT_BATCH 128
+#define TICK_MS 500
+
+TAILQ_HEAD(session_list, session);
+
+struct proxy {
+	const struct policy *policy;
+	struct ev_loop *loop;
+	struct datapath *datapath;
+	struct identity_resolver *identities;
+	int listen_fd[2];       /* IPv4, IPv6 (or -1) */
+	int spare_fd;           /* given up to accept and refuse when out of fds */
+	unsigned nsessions;
+	uint64_t next_id;
+	struct session_list sessions;
+	struct session_list connecting; /* ordered by start: connect deadline */
+	struct session_list idle;       /* ordered by last activity */
+};
+
+static void session_io(struct ev_loop *loop, int fd, unsigned events, void *arg);
+
+static const char *side_name(enum proxy_side side)
+{
+	return side == SIDE_CLIENT ? "client" : "upstream";
+}
+
+static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		port = ntohs(in->sin_port);
+		snprintf(buf, size, "%s:%u", ip, port);
+	} else {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+		snprintf(buf, size, "[%s]:%u", ip, port);
+	}
+}
+
+/* The kernel keeps addresses v4-mapped; connect as the family they are. */
+static void origin_sockaddr(const struct sluice_origin *o, struct sockaddr_storage *ss)
+{
+	static const uint8_t v4_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	memset(ss, 0, sizeof(*ss));
+	if (!memcmp(o->daddr, v4_prefix, sizeof(v4_prefix))) {
+		struct sockaddr_in *in = (void *)ss;
+
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, o->daddr + 12, 4);
+		in->sin_port = htons(o->dport);
+	} else {
+		struct sockaddr_in6 *in6 = (void *)ss;
+
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, o->daddr, 16);
+		in6->sin6_port = htons(o->dport);
+	}
+}
+
+/* Close with RST: the job sees a reset, as from a refusing server, not a
+ * clean end of stream that could pass for success. */
+static void close_reset(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* journald fields of a session, with the identity facts. */
+struct event_fields {
+	char buf[24][600];
+	const char *v[24];
+	size_t n;
+};
+
+static void field(struct event_fields *ef, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void field(struct event_fields *ef, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ef->n >= sizeof(ef->buf) / sizeof(ef->buf[0]))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(ef->buf[ef->n], sizeof(ef->buf[0]), fmt, ap);
+	va_end(ap);
+	ef->v[ef->n] = ef->buf[ef->n];
+	ef->n++;
+}
+
+static void session_fields(const struct session *s, const char *event,
+			   struct event_fields *ef)
+{
+	const struct identity_facts *f = &s->facts;
+	char dst[80];
+
+	format_addr(&s->dst, dst, sizeof(dst));
+	ef->n = 0;
+	field(ef, "SLUICE_EVENT=%s", event);
+	field(ef, "SLUICE_SESSION=%s", s->id);
+	field(ef, "SLUICE_IDENTITY=%s", s->identity ? s->identity->name : "-");
+	field(ef, "SLUICE_TARGET=%s", s->target ? s->target->name : "-");
+	field(ef, "SLUICE_DST=%s", dst);
+	field(ef, "SLUICE_CGROUP=%s", f->cgroup[0] ? f->cgroup : "-");
+	if (f->unit[0])
+		field(ef, "SLUICE_UNIT=%s", f->unit);
+	if (f->container[0])
+		field(ef, "SLUICE_CONTAINER=%s", f->container);
+	field(ef, "SLUICE_UID=%u", f->uid);
+	field(ef, "SLUICE_USER=%s", f->user[0] ? f->user : "-");
+	field(ef, "SLUICE_PID=%u", f->tgid);
+	field(ef, "SLUICE_TID=%u", f->pid);
+	field(ef, "SLUICE_GID=%u", f->gid);
+	field(ef, "SLUICE_EXE=%s", f->exe[0] ? f->exe : "-");
+	field(ef, "SLUICE_COMM=%s", f->comm);
+}
+
+static void session_free(struct session *s)
+{
+	for (int i = 0; i < 2; i++)
+		free(s->buf[i].data);
+	free(s);
+}
+
+static void session_end(struct session *s, const char *reason, bool reset)
+{
+	struct proxy *px = s->proxy;
+	struct event_fields ef;
+	char msg[256];
+	uint64_t ms = ev_now_ms() - s->start_ms;
+
+	session_fields(s, s->connecting ? "session_failed" : "session_end", &ef);
+	field(&ef, "SLUICE_REASON=%s", reason);
+	field(&ef, "SLUICE_BYTES_UP=%" PRIu64, s->bytes_in[SIDE_CLIENT]);
+	field(&ef, "SLUICE_BYTES_DOWN=%" PRIu64, s->bytes_in[SIDE_UPSTREAM]);
+	field(&ef, "SLUICE_DURATION_MS=%" PRIu64, ms);
+	snprintf(msg, sizeof(msg), "session %s %s: %s", s->id,
+		 s->connecting ? "failed" : "end", reason);
+	log_event(s->connecting ? LOG_WARNING : LOG_INFO, msg, ef.v, ef.n);
+
+	if (s->proto && !s->connecting && s->proto->close)
+		s->proto->close(s);
+	for (int i = 0; i < 2; i++) {
+		if (s->fd[i] < 0)
+			continue;
+		ev_del(px->loop, s->fd[i]);
+		if (reset)
+			close_reset(s->fd[i]);
+		else
+			close(s->fd[i]);
+	}
+	TAILQ_REMOVE(&px->sessions, s, all);
+	TAILQ_REMOVE(s->connecting ? &px->connecting : &px->idle, s, timed);
+	px->nsessions--;
+	session_free(s);
+}
+
+static void session_touch(struct session *s)
+{
+	struct proxy *px = s->proxy;
+
+	s->active_ms = ev_now_ms();
+	if (TAILQ_NEXT(s, timed)) {
+		TAILQ_REMOVE(&px->idle, s, timed);
+		TAILQ_INSERT_TAIL(&px->idle, s, timed);
+	}
+}
+
+/* Interest follows the buffers: read a side while its buffer has room and it
+ * has not ended; write a side while bytes for it are ready. */
+static void session_update_interest(struct session *s)
+{
+	for (int side = 0; side < 2; side++) {
+		const struct relay_buf *in = &s->buf[side], *out = &s->buf[!side];
+		unsigned mask = EV_NONE;
+
+		if (!s->eof[side] && (in->len < in->cap || in->sent > 0))
+			mask |= EV_READ;
+		if (out->ready > out->sent)
+			mask |= EV_WRITE;
+		ev_set(s->proxy->loop, s->fd[side], mask);
+	}
+}
+
+/* Write what is ready for side `to`; 0, or a negative errno. */
+static int pump_write(struct session *s, enum proxy_side to)
+{
+	struct relay_buf *b = &s->buf[!to];
+
+	while (b->ready > b->sent) {
+		ssize_t n = send(s->fd[to], b->data + b->sent, b->ready - b->sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		b->sent += (size_t)n;
+	}
+	if (b->sent == b->len)
+		b->sent = b->ready = b->len = 0;
+	/* The other side ended and all it sent is through: pass the FIN on. */
+	if (s->eof[!to] && b->sent == b->ready && !s->shut[to]) {
+		shutdown(s->fd[to], SHUT_WR);
+		s->shut[to] = true;
+	}
+	return 0;
+}
+
+/* Read from side `from` into its buffer; 0, or a negative errno. */
+static int pump_read(struct session *s, enum proxy_side from)
+{
+	struct relay_buf *b = &s->buf[from];
+	ssize_t n;
+	int err;
+
+	if (b->len == b->cap && b->sent > 0) {
+		memmove(b->data, b->data + b->sent, b->len - b->sent);
+		b->ready -= b->sent;
+		b->len -= b->sent;
+		b->sent = 0;
+	}
+	if (b->len == b->cap)
+		return 0;
+	n = recv(s->fd[from], b->data + b->len, b->cap - b->len, MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (n == 0) {
+		s->eof[from] = true;
+		return 0;
+	}
+	b->len += (size_t)n;
+	s->bytes_in[from] += (uint64_t)n;
+	err = s->proto->received(s, from, b);
+	if (err)
+		return err;
+	if (b->len == b->cap && b->ready == b->sent)
+		return -EMSGSIZE;
+	return 0;
+}
+
+static void session_relay(struct session *s, enum proxy_side side, unsigned events)
+{
+	char reason[96];
+	int err = 0;
+
+	if (events & EV_READ) {
+		err = pump_read(s, side);
+		/* Forward at once: saves a trip through epoll on the hot path. */
+		if (!err)
+			err = pump_write(s, !side);
+	}
+	if (!err && (events & EV_WRITE))
+		err = pump_write(s, side);
+	if (err) {
+		snprintf(reason, sizeof(reason), "%s: %s", side_name(side), strerror(-err));
+		session_end(s, reason, true);
+		return;
+	}
+	if (s->shut[SIDE_CLIENT] && s->shut[SIDE_UPSTREAM]) {
+		session_end(s, "closed", false);
+		return;
+	}
+	session_touch(s);
+	session_update_interest(s);
+}
+
+static void session_connected(struct session *s)
+{
+	struct proxy *px = s->proxy;
+	struct event_fields ef;
+	char msg[128];
+	socklen_t len = sizeof(int);
+	int soerr = 0, err;
+
+	if (getsockopt(s->fd[SIDE_UPSTREAM], SOL_SOCKET, SO_ERROR, &soerr, &len) || soerr) {
+		char reason[96];
+
+		snprintf(reason, sizeof(reason), "upstream connect: %s",
+			 strerror(soerr ? soerr : errno));
+		session_end(s, reason, true);
+		return;
+	}
+	TAILQ_REMOVE(&px->connecting, s, timed);
+	TAILQ_INSERT_TAIL(&px->idle, s, timed);
+	s->connecting = false;
+	s->active_ms = ev_now_ms();
+	session_fields(s, "session_start", &ef);
+	field(&ef, "SLUICE_PROTOCOL=%s", s->proto->name);
+	snprintf(msg, sizeof(msg), "session %s start", s->id);
+	log_event(LOG_INFO, msg, ef.v, ef.n);
+	err = s->proto->open(s);
+	if (err) {
+		session_end(s, "protocol module refused the session", true);
+		return;
+	}
+	session_update_interest(s);
+}
+
+static void session_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct session *s = arg;
+
+	(void)loop;
+	if (s->connecting) {
+		session_connected(s);
+		return;
+	}
+	session_relay(s, fd == s->fd[SIDE_CLIENT] ? SIDE_CLIENT : SIDE_UPSTREAM, events);
+}
+
+static int upstream_connect(struct session *s)
+{
+	socklen_t len = s->dst.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						     : sizeof(struct sockaddr_in6);
+	int fd = socket(s->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	s->fd[SIDE_UPSTREAM] = fd;
+	if (connect(fd, (struct sockaddr *)&s->dst, len) && errno != EINPROGRESS)
+		return -errno;
+	return ev_add(s->proxy->loop, fd, EV_WRITE, session_io, s);
+}
+
+static void refuse(struct proxy *px, int fd, const struct session *s, const char *reason)
+{
+	struct event_fields ef;
+	char msg[256];
+
+	session_fields(s, "session_refused", &ef);
+	field(&ef, "SLUICE_DECISION=deny");
+	field(&ef, "SLUICE_REASON=%s", reason);
+	snprintf(msg, sizeof(msg), "refused connection: %s", reason);
+	log_event(LOG_WARNING, msg, ef.v, ef.n);
+	(void)px;
+	close_reset(fd);
+}
+
+static const struct proto_module *module_for(const struct policy_target *t)
+{
+	/* PostgreSQL arrives as its own module; until then its targets are
+	 * refused rather than relayed unchecked. */
+	return t->protocol == POLICY_PROTO_TCP ? &proto_tcp : NULL;
+}
+
+/* Who is it, where to, and may they: fills s or says why not. */
+static const char *admit(struct proxy *px, struct session *s, const struct sluice_origin *o)
+{
+	const struct policy *p = px->policy;
+	struct policy_facts pf;
+	int rule;
+
+	origin_sockaddr(o, &s->dst);
+	identity_resolve(px->identities, o, &s->facts);
+	s->target = o->target_id < p->ntargets ? &p->targets[o->target_id] : NULL;
+	if (!s->target || !policy_net_contains(&s->target->net, o->daddr, o->dport))
+		s->target = policy_find_target(p, o->daddr, o->dport);
+	if (!s->target)
+		return "destination matches no target";
+	pf = (struct policy_facts){
+		.cgroup = s->facts.cgroup,
+		.unit = s->facts.unit[0] ? s->facts.unit : NULL,
+		.container = s->facts.container[0] ? s->facts.container : NULL,
+		.user = s->facts.user[0] ? s->facts.user : NULL,
+		.uid = s->facts.uid,
+		.exe = s->facts.exe[0] ? s->facts.exe : NULL,
+	};
+	s->identity = policy_match_identity(p, &pf);
+	if (!s->identity)
+		return "caller matches no identity";
+	s->proto = module_for(s->target);
+	if (!s->proto)
+		return "protocol of the target is not supported yet";
+	if (!policy_allows(p, s->target->name, &s->identity->roles, "connect", &rule))
+		return "no rule allows connect to this target for the identity's roles";
+	return NULL;
+}
+
+static struct session *session_new(struct proxy *px, int fd)
+{
+	unsigned cap = px->policy->agent.buffer_bytes;
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->proxy = px;
+	s->fd[SIDE_CLIENT] = fd;
+	s->fd[SIDE_UPSTREAM] = -1;
+	for (int i = 0; i < 2; i++) {
+		s->buf[i].cap = cap;
+		s->buf[i].data = malloc(cap);
+		if (!s->buf[i].data) {
+			session_free(s);
+			return NULL;
+		}
+	}
+	snprintf(s->id, sizeof(s->id), "%016" PRIx64, px->next_id++);
+	s->start_ms = s->active_ms = ev_now_ms();
+	return s;
+}
+
+static void accept_one(struct proxy *px, int fd)
+{
+	struct sluice_origin o;
+	struct session *s;
+	const char *why;
+	int err;
+
+	if (datapath_origin(px->datapath, fd, &o)) {
+		log_warn("refused a connection with no origin: not redirected by sluice");
+		close_reset(fd);
+		return;
+	}
+	if (px->nsessions >= px->policy->agent.max_sessions) {
+		log_warn("refused a connection: %u sessions is the configured maximum",
+			 px->nsessions);
+		close_reset(fd);
+		return;
+	}
+	s = session_new(px, fd);
+	if (!s) {
+		log_err("refused a connection: out of memory");
+		close_reset(fd);
+		return;
+	}
+	why = admit(px, s, &o);
+	if (why) {
+		refuse(px, fd, s, why);
+		session_free(s);
+		return;
+	}
+	s->connecting = true;
+	TAILQ_INSERT_TAIL(&px->sessions, s, all);
+	TAILQ_INSERT_TAIL(&px->connecting, s, timed);
+	px->nsessions++;
+	if ((err = ev_add(px->loop, fd, EV_NONE, session_io, s)) ||
+	    (err = upstream_connect(s))) {
+		char reason[96];
+
+		snprintf(reason, sizeof(reason), "upstream connect: %s", strerror(-err));
+		session_end(s, reason, true);
+	}
+}
+
+/* Out of descriptors: a level-triggered listener would spin. Give up the
+ * spare, take the connection and refuse it, then hold the spare again. */
+static void refuse_without_fds(struct proxy *px, int lfd)
+{
+	int fd;
+
+	if (px->spare_fd >= 0)
+		close(px->spare_fd);
+	fd = accept(lfd, NULL, NULL);
+	if (fd >= 0)
+		close_reset(fd);
+	px->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	log_err("refused a connection: out of file descriptors");
+}
+
+static void listener_ready(struct ev_loop *loop, int lfd, unsigned events, void *arg)
+{
+	struct proxy *px = arg;
+
+	(void)loop;
+	(void)events;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				refuse_without_fds(px, lfd);
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_err("accept: %s", strerror(errno));
+			return;
+		}
+		accept_one(px, fd);
+	}
+}
+
+static void expire(struct session_list *list, uint64_t timeout_ms, uint64_t now,
+		   const char *reason)
+{
+	struct session *s;
+
+	while ((s = TAILQ_FIRST(list)) && s->active_ms + timeout_ms < now)
+		session_end(s, reason, true);
+}
+
+static void tick(struct ev_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct proxy *px = arg;
+	const struct policy_agent *a = &px->policy->agent;
+	uint64_t now = ev_now_ms();
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	expire(&px->connecting, a->connect_timeout_ms, now, "upstream connect timeout");
+	if (a->idle_timeout_s)
+		expire(&px->idle, (uint64_t)a->idle_timeout_s * 1000, now, "idle timeout");
+}
+
+static int listen_on(const struct sockaddr_storage *ss, socklen_t len, int *out)
+{
+	int one = 1, fd, err;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, len) || listen(fd, SOMAXCONN)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	*out = fd;
+	return 0;
+}
+
+int proxy_new(const struct proxy_config *cfg, struct proxy **out, bool *have_listen6)
+{
+	const struct policy_agent *a = &cfg->policy->agent;
+	struct proxy *px = calloc(1, sizeof(*px));
+	char where[80];
+	int err;
+
+	if (!px)
+		return -ENOMEM;
+	px->policy = cfg->policy;
+	px->loop = cfg->loop;
+	px->identities = cfg->identities;
+	px->listen_fd[0] = px->listen_fd[1] = -1;
+	TAILQ_INIT(&px->sessions);
+	TAILQ_INIT(&px->connecting);
+	TAILQ_INIT(&px->idle);
+	if (getrandom(&px->next_id, sizeof(px->next_id), 0) != sizeof(px->next_id))
+		px->next_id = (uint64_t)ev_now_ms() << 20;
+	px->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	format_addr(&a->listen, where, sizeof(where));
+	err = listen_on(&a->listen, a->listen_len, &px->listen_fd[0]);
+	if (err) {
+		log_err("failed to listen on %s: %s", where, strerror(-err));
+		proxy_free(px);
+		return err;
+	}
+	format_addr(&a->listen6, where, sizeof(where));
+	err = listen_on(&a->listen6, a->listen6_len, &px->listen_fd[1]);
+	if (err)
+		log_warn("no IPv6 listener on %s (%s): IPv6 targets will be refused",
+			 where, strerror(-err));
+	*have_listen6 = px->listen_fd[1] >= 0;
+	*out = px;
+	return 0;
+}
+
+int proxy_serve(struct proxy *px, struct datapath *dp)
+{
+	int err;
+
+	px->datapath = dp;
+	for (int i = 0; i < 2; i++) {
+		if (px->listen_fd[i] < 0)
+			continue;
+		err = ev_add(px->loop, px->listen_fd[i], EV_READ, listener_ready, px);
+		if (err)
+			return err;
+	}
+	return ev_every(px->loop, TICK_MS, tick, px);
+}
+
+void proxy_free(struct proxy *px)
+{
+	struct session *s;
+
+	if (!px)
+		return;
+	while ((s = TAILQ_FIRST(&px->sessions)))
+		session_end(s, "agent stopping", true);
+	for (int i = 0; i < 2; i++) {
+		if (px->listen_fd[i] < 0)
+			continue;
+		ev_del(px->loop, px->listen_fd[i]);
+		close(px->listen_fd[i]);
+	}
+	if (px->spare_fd >= 0)
+		close(px->spare_fd);
+	free(px);
+}
+
+unsigned proxy_session_count(const struct proxy *px)
+{
+	return px->nsessions;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy: the transparent proxy core.
+ *
+ * Accepts the connections the kernel redirected to the agent's listeners,
+ * learns their origin (datapath), who is calling (identity) and which
+ * identity and target of the policy that is, opens the agent's own
+ * connection to the original destination and relays through the target's
+ * protocol module. Non-blocking on one event loop; every session has two
+ * bounded buffers, reading pauses while the other side is slow
+ * (backpressure); half-close is passed on; connect and idle timeouts end
+ * stuck sessions. A bad peer ends its session, never the agent.
+ * Return convention: 0 or a negative errno.
+ */
+#ifndef SLUICE_PROXY_H
+#define SLUICE_PROXY_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "ev.h"
+#include "identity.h"
+#include "proto.h"
+
+struct datapath;
+struct policy;
+struct policy_identity;
+struct policy_target;
+struct proxy;
+
+/* What a protocol module may read about its session. */
+struct session {
+	char id[17];                           /* 16 hex digits */
+	struct proxy *proxy;
+	const struct policy_identity *identity;
+	const struct policy_target *target;
+	const struct proto_module *proto;
+	void *proto_state;                     /* the module's own */
+	struct identity_facts facts;
+	struct sockaddr_storage dst;           /* the original destination */
+	int fd[2];                             /* by enum proxy_side */
+	struct relay_buf buf[2];               /* bytes that came from side i */
+	bool eof[2];                           /* side i sent FIN */
+	bool shut[2];                          /* we sent FIN to side i */
+	bool connecting;
+	uint64_t bytes_in[2];                  /* received from side i */
+	uint64_t start_ms, active_ms;
+	TAILQ_ENTRY(session) all;
+	TAILQ_ENTRY(session) timed;            /* connect or idle deadline */
+};
+
+struct proxy_config {
+	const struct policy *policy;
+	struct ev_loop *loop;
+	struct identity_resolver *identities;
+};
+
+/* Bind and listen on the policy's listen addresses (IPv6 optional).
+ * have_listen6 says whether the IPv6 listener is up. */
+int proxy_new(const struct proxy_config *cfg, struct proxy **out, bool *have_listen6);
+
+/* Start accepting; dp answers the origin of accepted sockets. */
+int proxy_serve(struct proxy *px, struct datapath *dp);
+
+/* End every session and close the listeners. NULL is fine. */
+void proxy_free(struct proxy *px);
+
+unsigned proxy_session_count(const struct proxy *px);
+
+#endif
