@@ -172,7 +172,9 @@ const struct policy_identity *policy_match_identity(const struct policy *p,
 /* Does any rule for target name grant one of roles the action ("connect",
  * "read", ...) in its allow list, with no rule for those roles denying it?
  * On success *rule_index is the index of the rule that decided, or -1 when
- * no rule applies (denied by default). */
+ * no rule applies (denied by default). deny beats approve beats allow; an
+ * action in approve is refused until approvals exist, naming that rule.
+ * A rule role "*" matches any role; rule_index may be NULL. */
 bool policy_allows(const struct policy *p, const char *target,
 		   const struct policy_strv *roles, const char *action,
 		   int *rule_index);

@@ -169,8 +169,21 @@ count() { # FILE PATTERN: lines of FILE matching, 0 if FILE is missing
 	if [ -f "$1" ]; then grep -c -- "$2" "$1"; else echo 0; fi
 }
 
+# journald, started for the test when the host runs none (no systemd as
+# pid 1), and stopped again by cleanup.
+JOURNALD_PID=""
+ensure_journald() {
+	[ -S /run/systemd/journal/socket ] && pgrep -x systemd-journal >/dev/null && return 0
+	/lib/systemd/systemd-journald &
+	JOURNALD_PID=$!
+	n=100
+	while [ ! -S /run/systemd/journal/socket ] && [ $n -gt 0 ]; do sleep 0.05; n=$((n - 1)); done
+	[ -S /run/systemd/journal/socket ] || fail "could not start journald"
+}
+
 cleanup() {
 	[ -n "$AGENT_PID" ] && kill -KILL "$AGENT_PID" 2>/dev/null
+	[ -n "$JOURNALD_PID" ] && kill -TERM "$JOURNALD_PID" 2>/dev/null
 	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	if [ -d "$BPFFS" ]; then

@@ -62,6 +62,8 @@ done
 
 # Tests leave nothing behind.
 left=$(ls -d /sys/fs/bpf/sluice-test-* "$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)"/sluice-test-* 2>/dev/null)
+procs=$(pgrep -a -f 'build(-san)?/(sluiced|tests/sluice-testnet) ' 2>/dev/null)
+[ -z "$procs" ] || left="$left $procs"
 if [ -n "$left" ]; then
 	echo "left behind: $left"
 	record "nothing left behind" 1
