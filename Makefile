@@ -36,7 +36,7 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP \
 LDFLAGS   += $(SANFLAGS)
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) \
-	      -Wall -Wextra -Werror -Ivmlinux/$(ARCH) -Ibpf
+	      -Wall -Wextra -Werror -Wno-unused-parameter -Ivmlinux/$(ARCH) -Ibpf
 
 ifeq ($(V),1)
 Q :=
@@ -83,7 +83,7 @@ $(BUILD)/tests/sluice-testnet: $(BUILD)/tests/helpers/sluice-testnet.o
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/tests/test_identity: $(BUILD)/tests/unit/test_identity.o \
-		$(BUILD)/userspace/identity.o $(BUILD)/userspace/cgroupfs.o
+		$(BUILD)/userspace/identity.o $(BUILD)/userspace/cgroupfs.o $(BUILD)/userspace/ev.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 

@@ -10,10 +10,15 @@
  *              into the accepted socket's storage. The agent reads it by fd:
  *              exact per socket, no races, nothing left behind.
  * getpeername  gives the job its original destination back.
+ * cgroup_mkdir selects a cgroup made again under a selected path (systemd
+ *              does so on every restart of a unit) as it is created.
+ * exec         remembers when each process last began an exec, so the agent
+ *              can tell an executable that connected from one exec'd since.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 #include "redirect.h"
 
 #define AF_INET 2
@@ -23,7 +28,6 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader between open and load. */
-const volatile __u32 agent_tgid;
 const volatile __u32 listen4_ip;   /* network byte order */
 const volatile __u16 listen4_port; /* network byte order */
 const volatile __u32 listen6_ip[4];
@@ -69,6 +73,29 @@ struct {
 	__type(key, int);
 	__type(value, struct sluice_origin);
 } agent_origin SEC(".maps");
+
+/* The agent's own sockets: its listeners and its upstream connections. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} agent_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct sluice_cgroup_path);
+	__type(value, __u8);
+} selected_paths SEC(".maps");
+
+/* tgid -> boot-time ns of its last exec. Deleted when the process exits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} exec_time SEC(".maps");
 
 /* From the job's SYN to the agent's accept, normally microseconds. Entries
  * are deleted at accept or when the job's socket closes; LRU is only the
@@ -121,30 +148,62 @@ static __always_inline bool caller_selected(void)
 	return false;
 }
 
+/* Is the listener the job would reach the agent's? Nothing listening is
+ * fine: the connect is refused (fail closed while the agent is down). A
+ * listener that is not the agent's (someone took the port of a dead agent,
+ * or the job sits in another network namespace) must not get the job's
+ * bytes. */
+static __always_inline bool listener_trusted(struct bpf_sock_addr *ctx, bool v6)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	bool ours;
+
+	if (v6) {
+		__builtin_memcpy(t.ipv6.daddr, (const void *)listen6_ip, 16);
+		t.ipv6.dport = listen6_port;
+		sk = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
+	} else {
+		t.ipv4.daddr = listen4_ip;
+		t.ipv4.dport = listen4_port;
+		sk = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	}
+	if (!sk)
+		return true;
+	ours = bpf_sk_storage_get(&agent_socks, sk, 0, 0) != NULL;
+	bpf_sk_release(sk);
+	return ours;
+}
+
 /* 1: not ours, leave it; 0: selected and origin stored; -1: selected but
- * the origin could not be stored, so the connect must fail (fail closed). */
+ * it must fail (fail closed): no storage, or an untrusted listener. */
 static __always_inline int select_socket(struct bpf_sock_addr *ctx,
 					 const __u8 daddr[16], __u16 port_be,
-					 __u16 family)
+					 __u16 family, bool v6_listener)
 {
 	struct sluice_target_key key = { .prefixlen = 16 + 128 };
 	struct sluice_origin *o;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid;
+	__u64 pid_tgid, uid_gid;
 	__u32 *target;
 
-	if (ctx->type != SOCK_STREAM || (__u32)(pid_tgid >> 32) == agent_tgid)
+	if (ctx->type != SOCK_STREAM || bpf_sk_storage_get(&agent_socks, ctx->sk, 0, 0))
 		return 1;
 	__builtin_memcpy(key.port, &port_be, 2);
 	__builtin_memcpy(key.addr, daddr, 16);
 	target = bpf_map_lookup_elem(&targets, &key);
-	if (!target || !caller_selected())
+	if (!target || !caller_selected()) {
+		/* A socket may connect again elsewhere: no stale origin. */
+		bpf_sk_storage_delete(&job_origin, ctx->sk);
 		return 1;
+	}
+	if (!listener_trusted(ctx, v6_listener))
+		return -1;
 
 	o = bpf_sk_storage_get(&job_origin, ctx->sk, 0,
 			       BPF_SK_STORAGE_GET_F_CREATE);
 	if (!o)
 		return -1;
+	pid_tgid = bpf_get_current_pid_tgid();
 	uid_gid = bpf_get_current_uid_gid();
 	__builtin_memcpy(o->daddr, daddr, 16);
 	o->dport = bpf_ntohs(port_be);
@@ -167,7 +226,7 @@ int sluice_connect4(struct bpf_sock_addr *ctx)
 	int r;
 
 	map_v4(daddr, ctx->user_ip4);
-	r = select_socket(ctx, daddr, (__u16)ctx->user_port, AF_INET);
+	r = select_socket(ctx, daddr, (__u16)ctx->user_port, AF_INET, false);
 	if (r)
 		return r > 0;
 	ctx->user_ip4 = listen4_ip;
@@ -185,7 +244,12 @@ int sluice_connect6(struct bpf_sock_addr *ctx)
 	int r;
 
 	copy_v6(daddr, ip);
-	r = select_socket(ctx, daddr, (__u16)ctx->user_port, AF_INET6);
+	if (!mapped && !listen6_port) {
+		/* No IPv6 listener: a selected IPv6 connect can only fail. */
+		r = select_socket(ctx, daddr, (__u16)ctx->user_port, AF_INET6, false);
+		return r > 0;
+	}
+	r = select_socket(ctx, daddr, (__u16)ctx->user_port, AF_INET6, !mapped);
 	if (r)
 		return r > 0;
 	if (mapped) {
@@ -194,8 +258,6 @@ int sluice_connect6(struct bpf_sock_addr *ctx)
 		ctx->user_port = listen4_port;
 		return 1;
 	}
-	if (!listen6_port)
-		return 0;
 	ctx->user_ip6[0] = listen6_ip[0];
 	ctx->user_ip6[1] = listen6_ip[1];
 	ctx->user_ip6[2] = listen6_ip[2];
@@ -365,4 +427,60 @@ int sluice_getpeername6(struct bpf_sock_addr *ctx)
 		ctx->user_port = bpf_htons(o->dport);
 	}
 	return 1;
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(sluice_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	struct sluice_cgroup_path key = {};
+	__u8 one = 1;
+	__u64 id;
+
+	/* The cgroup v2 hierarchy is hierarchy 0; v1 ones are not ours. */
+	if (cgrp->root->hierarchy_id != 0)
+		return 0;
+	if (bpf_probe_read_kernel_str(key.path, sizeof(key.path), path) < 0)
+		return 0;
+	if (!bpf_map_lookup_elem(&selected_paths, &key))
+		return 0;
+	id = cgrp->kn->id;
+	bpf_map_update_elem(&selected_cgroups, &id, &one, BPF_ANY);
+	return 0;
+}
+
+static __always_inline void note_exec(void)
+{
+	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	bpf_map_update_elem(&exec_time, &tgid, &now, BPF_ANY);
+}
+
+/* At the start of an exec, before the new executable replaces the old one
+ * in /proc/PID/exe: whoever reads the new one then also sees this time
+ * (Linux 6.10 and later). */
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(sluice_exec, struct task_struct *p, struct linux_binprm *bprm)
+{
+	note_exec();
+	return 0;
+}
+
+/* Older kernels: at the end of an exec, which leaves a short window in
+ * which the new executable is visible and the time not yet noted. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sluice_exec_late, struct task_struct *p)
+{
+	note_exec();
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sluice_exit, struct task_struct *p)
+{
+	__u32 tgid = p->tgid;
+
+	if (p->pid == p->tgid)
+		bpf_map_delete_elem(&exec_time, &tgid);
+	return 0;
 }

@@ -47,6 +47,20 @@ struct sluice_tuple {
 	__u16 dport;
 };
 
+/* Longest selected cgroup path the kernel side can compare, with its NUL. */
+#define SLUICE_CGROUP_PATH 256
+
+/* Key of selected_paths: a selected cgroup's path relative to the cgroup2
+ * root, NUL-padded, so a cgroup made again under that path is selected at
+ * once (cgroup_mkdir), before any process can be moved into it. */
+struct sluice_cgroup_path {
+	char path[SLUICE_CGROUP_PATH];
+};
+
+/* Marks on the agent's own sockets (agent_socks), set from user space. */
+#define SLUICE_SOCK_LISTENER 1 /* jobs are redirected here */
+#define SLUICE_SOCK_UPSTREAM 2 /* never redirected */
+
 /* Settings the agent may change while running (.bss of the program). */
 struct sluice_live {
 	__u64 cgroup_levels; /* bit n set: some selected cgroup sits at level n */

@@ -10,21 +10,31 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "cgroupfs.h"
 #include "log.h"
 #include "redirect.skel.h"
 
-/* The programs and the names of their pinned links. */
-enum { DP_CONNECT4, DP_CONNECT6, DP_SOCKOPS, DP_PEER4, DP_PEER6, DP_NPROGS };
+/* The programs and the names of their pinned links. The first ones are
+ * cgroup programs (swapped in place on restart), the rest tracing ones
+ * (replaced: a tracing link cannot change its program). */
+enum {
+	DP_CONNECT4, DP_CONNECT6, DP_SOCKOPS, DP_PEER4, DP_PEER6,
+	DP_FIRST_TRACING, DP_MKDIR = DP_FIRST_TRACING, DP_EXEC, DP_EXIT,
+	DP_NPROGS
+};
 static const char *const pin_names[DP_NPROGS] = {
 	"connect4", "connect6", "sockops", "getpeername4", "getpeername6",
+	"cgroup_mkdir", "exec", "exit",
 };
 
 struct datapath {
@@ -39,7 +49,12 @@ static struct bpf_program *program(struct redirect_bpf *skel, int which)
 	case DP_CONNECT6: return skel->progs.sluice_connect6;
 	case DP_SOCKOPS:  return skel->progs.sluice_sockops;
 	case DP_PEER4:    return skel->progs.sluice_getpeername4;
-	default:          return skel->progs.sluice_getpeername6;
+	case DP_PEER6:    return skel->progs.sluice_getpeername6;
+	case DP_MKDIR:    return skel->progs.sluice_cgroup_mkdir;
+	case DP_EXEC:
+		return bpf_program__autoload(skel->progs.sluice_exec) ? skel->progs.sluice_exec
+								      : skel->progs.sluice_exec_late;
+	default:          return skel->progs.sluice_exit;
 	}
 }
 
@@ -85,6 +100,18 @@ static int check_kernel(void)
 	return missing ? -EOPNOTSUPP : 0;
 }
 
+/* Load one of the two exec hooks: the early one where the kernel has it. */
+static void choose_exec_hook(struct redirect_bpf *skel)
+{
+	bool early = libbpf_find_vmlinux_btf_id("sched_prepare_exec", BPF_TRACE_RAW_TP) >= 0;
+
+	bpf_program__set_autoload(skel->progs.sluice_exec, early);
+	bpf_program__set_autoload(skel->progs.sluice_exec_late, !early);
+	if (!early)
+		log_warn("kernel has no sched_prepare_exec (Linux < 6.10): an exec racing "
+			 "the accept of its connection may go unnoticed");
+}
+
 /* bpffs must be mounted for pins; systemd does it, a bare host may not. */
 static int ensure_pin_dir(const char *dir)
 {
@@ -120,6 +147,8 @@ static int fill_maps(struct redirect_bpf *skel, const struct datapath_config *cf
 	int tfd = bpf_map__fd(skel->maps.targets);
 	int cfd = bpf_map__fd(skel->maps.selected_cgroups);
 	int ufd = bpf_map__fd(skel->maps.selected_uids);
+	int pfd = bpf_map__fd(skel->maps.selected_paths);
+	int sfd = bpf_map__fd(skel->maps.agent_socks);
 	uint8_t one = 1;
 
 	for (size_t i = 0; i < cfg->ntargets; i++) {
@@ -143,45 +172,77 @@ static int fill_maps(struct redirect_bpf *skel, const struct datapath_config *cf
 		if (bpf_map_update_elem(ufd, &cfg->uids[i], &one, BPF_ANY))
 			return -errno;
 	skel->bss->live.select_uids = cfg->nuids > 0;
+	for (size_t i = 0; i < cfg->ncgroups; i++) {
+		struct sluice_cgroup_path key = { 0 };
+
+		if (strlen(cfg->cgroup_paths[i]) >= sizeof(key.path))
+			return -ENAMETOOLONG;
+		strcpy(key.path, cfg->cgroup_paths[i]);
+		if (bpf_map_update_elem(pfd, &key, &one, BPF_ANY))
+			return -errno;
+	}
+	for (int i = 0; i < 2; i++) {
+		uint32_t mark = SLUICE_SOCK_LISTENER;
+
+		if (cfg->listen_fds[i] >= 0 &&
+		    bpf_map_update_elem(sfd, &cfg->listen_fds[i], &mark, BPF_NOEXIST))
+			return -errno;
+	}
 	return 0;
 }
 
-/* Swap our program into a pinned link, or attach (and pin) a new one. */
+/* A cgroup program is swapped into its pinned link, atomically. */
+static int adopt_cgroup_link(struct datapath *dp, int which, const char *path)
+{
+	struct bpf_link *link = bpf_link__open(path);
+	int err;
+
+	if (!link)
+		return -errno;
+	err = bpf_link__update_program(link, program(dp->skel, which));
+	if (err) {
+		log_err("failed to update pinned link %s: %s", path, strerror(-err));
+		bpf_link__destroy(link);
+		return err;
+	}
+	dp->links[which] = link;
+	return 1;
+}
+
+/* Attach (a cgroup program to the root, a tracing one to its tracepoint)
+ * and pin; a tracing link found pinned is replaced after ours is up. */
 static int attach_one(struct datapath *dp, int which, int cgroup_fd,
 		      const struct datapath_config *cfg)
 {
 	struct bpf_program *prog = program(dp->skel, which);
+	bool tracing = which >= DP_FIRST_TRACING;
+	bool pinned;
 	char path[PATH_MAX];
 	struct bpf_link *link;
 	int err;
 
 	snprintf(path, sizeof(path), "%s/%s", cfg->bpffs_dir, pin_names[which]);
-	if (cfg->pin && access(path, F_OK) == 0) {
-		link = bpf_link__open(path);
-		if (link) {
-			err = bpf_link__update_program(link, prog);
-			if (err) {
-				log_err("failed to update pinned link %s: %s", path, strerror(-err));
-				bpf_link__destroy(link);
-				return err;
-			}
-			dp->links[which] = link;
-			return 1;
-		}
-	}
-	link = bpf_program__attach_cgroup(prog, cgroup_fd);
+	pinned = cfg->pin && access(path, F_OK) == 0;
+	if (pinned && !tracing)
+		return adopt_cgroup_link(dp, which, path);
+	link = tracing ? bpf_program__attach(prog) : bpf_program__attach_cgroup(prog, cgroup_fd);
 	if (!link) {
 		err = -errno;
-		log_err("failed to attach %s to %s: %s", pin_names[which],
-			cfg->cgroup_root, strerror(-err));
+		log_err("failed to attach %s: %s", pin_names[which], strerror(-err));
 		return err;
 	}
 	dp->links[which] = link;
-	if (cfg->pin && (err = bpf_link__pin(link, path))) {
+	if (!cfg->pin)
+		return 0;
+	if (pinned && unlink(path)) {
+		log_err("failed to replace pinned link %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if ((err = bpf_link__pin(link, path))) {
 		log_err("failed to pin %s: %s", path, strerror(-err));
 		return err;
 	}
-	return 0;
+	return pinned;
 }
 
 static int attach_all(struct datapath *dp, const struct datapath_config *cfg)
@@ -210,6 +271,21 @@ static int attach_all(struct datapath *dp, const struct datapath_config *cfg)
 	return err;
 }
 
+/* A selected cgroup made again between reading its id and attaching
+ * cgroup_mkdir has a new id: read them all once more now. */
+static void refresh_selected_ids(struct redirect_bpf *skel, const struct datapath_config *cfg)
+{
+	int cfd = bpf_map__fd(skel->maps.selected_cgroups);
+	uint8_t one = 1;
+
+	for (size_t i = 0; i < cfg->ncgroups; i++) {
+		uint64_t id;
+
+		if (!cgroupfs_id(cfg->cgroup_root, cfg->cgroup_paths[i], &id))
+			bpf_map_update_elem(cfd, &id, &one, BPF_ANY);
+	}
+}
+
 int datapath_start(const struct datapath_config *cfg, struct datapath **out)
 {
 	struct datapath *dp;
@@ -231,7 +307,7 @@ int datapath_start(const struct datapath_config *cfg, struct datapath **out)
 		goto cleanup;
 	}
 	dp->skel = skel;
-	skel->rodata->agent_tgid = (uint32_t)getpid();
+	choose_exec_hook(skel);
 	skel->rodata->listen4_ip = cfg->listen4_ip;
 	skel->rodata->listen4_port = htons(cfg->listen4_port);
 	memcpy((void *)skel->rodata->listen6_ip, cfg->listen6_ip, 16);
@@ -249,6 +325,7 @@ int datapath_start(const struct datapath_config *cfg, struct datapath **out)
 	err = attach_all(dp, cfg);
 	if (err)
 		goto cleanup;
+	refresh_selected_ids(skel, cfg);
 	*out = dp;
 	return 0;
 cleanup:
@@ -256,13 +333,68 @@ cleanup:
 	return err;
 }
 
+/* The accepted socket's tuple as the job's side of the hand-off keyed it. */
+static int accepted_tuple(int fd, struct sluice_tuple *t)
+{
+	struct sockaddr_storage peer, local;
+	socklen_t plen = sizeof(peer), llen = sizeof(local);
+
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen) ||
+	    getsockname(fd, (struct sockaddr *)&local, &llen))
+		return -errno;
+	memset(t, 0, sizeof(*t));
+	if (peer.ss_family == AF_INET) {
+		const struct sockaddr_in *p = (const void *)&peer, *l = (const void *)&local;
+
+		t->saddr[10] = t->saddr[11] = t->daddr[10] = t->daddr[11] = 0xff;
+		memcpy(t->saddr + 12, &p->sin_addr, 4);
+		memcpy(t->daddr + 12, &l->sin_addr, 4);
+		t->sport = ntohs(p->sin_port);
+		t->dport = ntohs(l->sin_port);
+	} else {
+		const struct sockaddr_in6 *p = (const void *)&peer, *l = (const void *)&local;
+
+		memcpy(t->saddr, &p->sin6_addr, 16);
+		memcpy(t->daddr, &l->sin6_addr, 16);
+		t->sport = ntohs(p->sin6_port);
+		t->dport = ntohs(l->sin6_port);
+	}
+	return 0;
+}
+
 int datapath_origin(struct datapath *dp, int accepted_fd, struct sluice_origin *out)
 {
 	int fd = bpf_map__fd(dp->skel->maps.agent_origin);
+	int hfd = bpf_map__fd(dp->skel->maps.handoff);
+	struct sluice_tuple t;
 
-	if (bpf_map_lookup_elem(fd, &accepted_fd, out))
+	if (!bpf_map_lookup_elem(fd, &accepted_fd, out))
+		return 0;
+	/* The kernel queues the child for accept() before sockops has moved
+	 * the origin onto it: take it from the hand-off map then. */
+	if (!accepted_tuple(accepted_fd, &t) && !bpf_map_lookup_and_delete_elem(hfd, &t, out))
+		return 0;
+	if (!bpf_map_lookup_elem(fd, &accepted_fd, out))
+		return 0;
+	return -ENOENT;
+}
+
+int datapath_mark_upstream(struct datapath *dp, int fd)
+{
+	uint32_t mark = SLUICE_SOCK_UPSTREAM;
+
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.agent_socks), &fd, &mark, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+bool datapath_exec_since(struct datapath *dp, uint32_t tgid, uint64_t since_ns)
+{
+	uint64_t exec_ns;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.exec_time), &tgid, &exec_ns))
+		return false;
+	return exec_ns > since_ns;
 }
 
 void datapath_close(struct datapath *dp)

@@ -37,10 +37,12 @@ struct datapath_config {
 	uint8_t listen6_ip[16];
 	uint16_t listen6_port;       /* host byte order; 0: no IPv6 listener */
 	bool pin;                    /* false: links die with the agent (fail open) */
+	int listen_fds[2];           /* the agent's listeners (-1: none) */
 	const struct datapath_target *targets;
 	size_t ntargets;
 	const uint64_t *cgroup_ids;  /* selected subtrees */
 	const unsigned *cgroup_levels; /* level of each, root = 0 */
+	const char *const *cgroup_paths; /* relative to the root, for cgroup_mkdir */
 	size_t ncgroups;
 	const uint32_t *uids;        /* selected users */
 	size_t nuids;
@@ -52,6 +54,13 @@ int datapath_start(const struct datapath_config *cfg, struct datapath **out);
 /* The origin of a socket accepted on the agent's listener: 0, or -ENOENT
  * when the socket was not redirected by us. */
 int datapath_origin(struct datapath *r, int accepted_fd, struct sluice_origin *out);
+
+/* Mark a socket of the agent's before it connects: never redirected. */
+int datapath_mark_upstream(struct datapath *dp, int fd);
+
+/* Did process tgid exec after since_ns (boot-time ns)? Then the executable
+ * seen now is not the one that connected. */
+bool datapath_exec_since(struct datapath *dp, uint32_t tgid, uint64_t since_ns);
 
 /* Release the agent's handles. Pinned links stay attached. */
 void datapath_close(struct datapath *r);

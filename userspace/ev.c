@@ -172,8 +172,8 @@ int ev_every(struct ev_loop *loop, unsigned interval_ms, ev_fd_cb *cb, void *arg
 	its.it_interval.tv_sec = interval_ms / 1000;
 	its.it_interval.tv_nsec = (long)(interval_ms % 1000) * 1000000;
 	its.it_value = its.it_interval;
-	if (timerfd_settime(fd, 0, &its, NULL) || (err = ev_add(loop, fd, EV_READ, cb, arg))) {
-		err = errno ? -errno : -EINVAL;
+	err = timerfd_settime(fd, 0, &its, NULL) ? -errno : ev_add(loop, fd, EV_READ, cb, arg);
+	if (err) {
 		close(fd);
 		return err;
 	}

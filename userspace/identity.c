@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include "cgroupfs.h"
+#include "ev.h"
 
 #define CGROUP_CACHE 4096 /* power of two */
 #define USER_CACHE 256    /* power of two */
+#define USER_TTL_MS 60000 /* names change rarely; lookups may be slow (NSS) */
 
 struct cgroup_entry {
 	uint64_t id;
@@ -25,6 +27,7 @@ struct cgroup_entry {
 struct user_entry {
 	uint32_t uid;
 	bool used;
+	uint64_t expires_ms;
 	char name[64];
 };
 
@@ -115,11 +118,13 @@ static void user_name(struct identity_resolver *r, uint32_t uid, char *buf, size
 {
 	struct user_entry *e = &r->users[hash64(uid) & (USER_CACHE - 1)];
 	struct passwd pw, *res = NULL;
-	char tmp[1024];
+	uint64_t now = ev_now_ms();
+	char tmp[16384];
 
-	if (!e->used || e->uid != uid) {
+	if (!e->used || e->uid != uid || e->expires_ms < now) {
 		e->uid = uid;
 		e->used = true;
+		e->expires_ms = now + USER_TTL_MS;
 		e->name[0] = '\0';
 		if (!getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) && res)
 			snprintf(e->name, sizeof(e->name), "%s", pw.pw_name);

@@ -52,19 +52,34 @@ static const char *level_name(int priority)
 	}
 }
 
+/* Append s with control characters escaped: a job names its own comm,
+ * executable and cgroups, and must not be able to forge log lines. */
+static size_t append_escaped(char *line, size_t len, size_t cap, const char *s)
+{
+	for (; *s && len + 4 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f)
+			len += (size_t)snprintf(line + len, cap - len, "\\x%02x", c);
+		else
+			line[len++] = (char)c;
+	}
+	return len;
+}
+
 /* One write per line: lines from a busy agent stay whole. */
 static void write_stderr(int priority, const char *message, const char *const *fields,
 			 size_t nfields)
 {
 	char line[8192];
-	size_t len = 0;
+	size_t cap = sizeof(line) - 1, len;
 
-	len += (size_t)snprintf(line, sizeof(line) - 1, "%s: %s: %s", log_ident,
-				level_name(priority), message);
-	for (size_t i = 0; i < nfields && len < sizeof(line) - 1; i++)
-		len += (size_t)snprintf(line + len, sizeof(line) - 1 - len, " %s", fields[i]);
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
+	len = (size_t)snprintf(line, cap, "%s: %s: ", log_ident, level_name(priority));
+	len = append_escaped(line, len, cap, message);
+	for (size_t i = 0; i < nfields; i++) {
+		len = append_escaped(line, len, cap, " ");
+		len = append_escaped(line, len, cap, fields[i]);
+	}
 	line[len++] = '\n';
 	if (write(STDERR_FILENO, line, len) < 0) {
 		/* Nowhere left to say it; journald still gets the entry. */

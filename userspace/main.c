@@ -158,7 +158,7 @@ static int build_selection(const struct policy *p, const char *root, struct sele
 }
 
 static void datapath_settings(const struct policy *p, const char *root,
-			      const struct selection *sel, bool have6,
+			      const struct selection *sel, const struct proxy *px,
 			      struct datapath_config *dc)
 {
 	const struct sockaddr_in *l4 = (const void *)&p->agent.listen;
@@ -169,17 +169,21 @@ static void datapath_settings(const struct policy *p, const char *root,
 		.cgroup_root = root,
 		.listen4_ip = l4->sin_addr.s_addr,
 		.listen4_port = ntohs(l4->sin_port),
-		.listen6_port = have6 ? ntohs(l6->sin6_port) : 0,
+		.listen6_port = 0,
 		.pin = !p->agent.fail_open,
 		.targets = sel->targets,
 		.ntargets = p->ntargets,
 		.cgroup_ids = sel->cgroup_ids,
 		.cgroup_levels = sel->cgroup_levels,
+		.cgroup_paths = (const char *const *)p->agent.select_cgroups.v,
 		.ncgroups = sel->ncgroups,
 		.uids = sel->uids,
 		.nuids = sel->nuids,
 	};
 	memcpy(dc->listen6_ip, &l6->sin6_addr, 16);
+	proxy_listen_fds(px, dc->listen_fds);
+	if (dc->listen_fds[1] >= 0)
+		dc->listen6_port = ntohs(l6->sin6_port);
 }
 
 static int signal_fd(void)
@@ -221,7 +225,6 @@ static int serve(const struct policy *p)
 	struct proxy *px = NULL;
 	struct datapath_config dc;
 	char root[4096];
-	bool have6 = false;
 	int sfd = -1, err;
 
 	if ((err = cgroupfs_find_root(root, sizeof(root)))) {
@@ -237,10 +240,10 @@ static int serve(const struct policy *p)
 	if ((err = ev_loop_new(&loop)))
 		goto cleanup;
 	err = proxy_new(&(struct proxy_config){ .policy = p, .loop = loop, .identities = ids },
-			&px, &have6);
+			&px);
 	if (err)
 		goto cleanup;
-	datapath_settings(p, root, &sel, have6, &dc);
+	datapath_settings(p, root, &sel, px, &dc);
 	if ((err = datapath_start(&dc, &dp)))
 		goto cleanup;
 	if ((sfd = signal_fd()) < 0 || (err = ev_add(loop, sfd, EV_READ, on_signal, NULL)) ||

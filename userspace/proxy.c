@@ -243,6 +243,7 @@ static int pump_read(struct session *s, enum proxy_side from)
 	int err;
 
 	if (b->len == b->cap && b->sent > 0) {
+		/* Compact: the module's unparsed bytes move to the front. */
 		memmove(b->data, b->data + b->sent, b->len - b->sent);
 		b->ready -= b->sent;
 		b->len -= b->sent;
@@ -262,7 +263,8 @@ static int pump_read(struct session *s, enum proxy_side from)
 	err = s->proto->received(s, from, b);
 	if (err)
 		return err;
-	if (b->len == b->cap && b->ready == b->sent)
+	/* Full of bytes the module cannot clear yet: its framing bound. */
+	if (b->len - b->sent == b->cap && b->ready == b->sent)
 		return -EMSGSIZE;
 	return 0;
 }
@@ -346,6 +348,8 @@ static int upstream_connect(struct session *s)
 	if (fd < 0)
 		return -errno;
 	s->fd[SIDE_UPSTREAM] = fd;
+	if (datapath_mark_upstream(s->proxy->datapath, fd))
+		return -EPERM;
 	if (connect(fd, (struct sockaddr *)&s->dst, len) && errno != EINPROGRESS)
 		return -errno;
 	return ev_add(s->proxy->loop, fd, EV_WRITE, session_io, s);
@@ -381,6 +385,10 @@ static const char *admit(struct proxy *px, struct session *s, const struct sluic
 
 	origin_sockaddr(o, &s->dst);
 	identity_resolve(px->identities, o, &s->facts);
+	/* Read after the executable: an exec since the connect (a process that
+	 * handed its socket on and became something else) voids it. */
+	if (datapath_exec_since(px->datapath, o->tgid, o->connect_ns))
+		s->facts.exe[0] = '\0';
 	s->target = o->target_id < p->ntargets ? &p->targets[o->target_id] : NULL;
 	if (!s->target || !policy_net_contains(&s->target->net, o->daddr, o->dport))
 		s->target = policy_find_target(p, o->daddr, o->dport);
@@ -484,6 +492,10 @@ static void refuse_without_fds(struct proxy *px, int lfd)
 		close_reset(fd);
 	px->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	log_err("refused a connection: out of file descriptors");
+	/* Without a spare the next round would find the queue full again:
+	 * drain it rather than spin. */
+	while (px->spare_fd < 0 && (fd = accept(lfd, NULL, NULL)) >= 0)
+		close_reset(fd);
 }
 
 static void listener_ready(struct ev_loop *loop, int lfd, unsigned events, void *arg)
@@ -548,7 +560,7 @@ static int listen_on(const struct sockaddr_storage *ss, socklen_t len, int *out)
 	return 0;
 }
 
-int proxy_new(const struct proxy_config *cfg, struct proxy **out, bool *have_listen6)
+int proxy_new(const struct proxy_config *cfg, struct proxy **out)
 {
 	const struct policy_agent *a = &cfg->policy->agent;
 	struct proxy *px = calloc(1, sizeof(*px));
@@ -580,7 +592,6 @@ int proxy_new(const struct proxy_config *cfg, struct proxy **out, bool *have_lis
 	if (err)
 		log_warn("no IPv6 listener on %s (%s): IPv6 targets will be refused",
 			 where, strerror(-err));
-	*have_listen6 = px->listen_fd[1] >= 0;
 	*out = px;
 	return 0;
 }
@@ -617,6 +628,12 @@ void proxy_free(struct proxy *px)
 	if (px->spare_fd >= 0)
 		close(px->spare_fd);
 	free(px);
+}
+
+void proxy_listen_fds(const struct proxy *px, int fds[2])
+{
+	fds[0] = px->listen_fd[0];
+	fds[1] = px->listen_fd[1];
 }
 
 unsigned proxy_session_count(const struct proxy *px)

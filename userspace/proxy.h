@@ -57,15 +57,17 @@ struct proxy_config {
 	struct identity_resolver *identities;
 };
 
-/* Bind and listen on the policy's listen addresses (IPv6 optional).
- * have_listen6 says whether the IPv6 listener is up. */
-int proxy_new(const struct proxy_config *cfg, struct proxy **out, bool *have_listen6);
+/* Bind and listen on the policy's listen addresses (IPv6 optional). */
+int proxy_new(const struct proxy_config *cfg, struct proxy **out);
 
 /* Start accepting; dp answers the origin of accepted sockets. */
 int proxy_serve(struct proxy *px, struct datapath *dp);
 
 /* End every session and close the listeners. NULL is fine. */
 void proxy_free(struct proxy *px);
+
+/* The listeners (IPv4, IPv6; -1 when absent), for the data path's marks. */
+void proxy_listen_fds(const struct proxy *px, int fds[2]);
 
 unsigned proxy_session_count(const struct proxy *px);
 

@@ -948,14 +948,41 @@ static int probe_echo(int fd)
 	return 0;
 }
 
+/* After connect, hand the socket to a child that runs the probe and exec
+ * PATH in the connecting process: a process that connected as one program
+ * and became another. The child prints "probe-child: rc=N". */
+static int probe_then_exec(int fd, const char *path)
+{
+	pid_t child = fork();
+	int rc;
+
+	if (child < 0) {
+		errmsg("fork: %s", strerror(errno));
+		return 1;
+	}
+	if (child > 0) {
+		int flags = fcntl(fd, F_GETFD);
+
+		/* Keep the socket open across the exec, as the attack would. */
+		fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+		execl(path, path, "1", (char *)NULL);
+		errmsg("exec %s: %s", path, strerror(errno));
+		_exit(1);
+	}
+	rc = probe_report(fd) != 0 ? 1 : probe_echo(fd);
+	printf("probe-child: rc=%d\n", rc);
+	fflush(stdout);
+	_exit(rc);
+}
+
 static int cmd_probe(int argc, char **argv)
 {
-	struct opt opts[] = { { "family", NULL } };
+	struct opt opts[] = { { "family", NULL }, { "exec-after-connect", NULL } };
 	const char *pos[2];
 	struct endpoint ep;
 	int family, fd, err, rc;
 
-	if (parse_args(argc, argv, addr_port_names, pos, 2, opts, 1) != 0 ||
+	if (parse_args(argc, argv, addr_port_names, pos, 2, opts, 2) != 0 ||
 	    parse_family(opts[0].value, &family) != 0 ||
 	    parse_endpoint(pos[0], pos[1], family, &ep) != 0)
 		return EXIT_USAGE;
@@ -976,6 +1003,8 @@ static int cmd_probe(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
+	if (opts[1].value)
+		return probe_then_exec(fd, opts[1].value);
 	rc = probe_report(fd) != 0 ? 1 : probe_echo(fd);
 	close(fd);
 	return rc;
@@ -1529,7 +1558,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "serve", cmd_serve, "ADDR PORT [--ready FILE]" },
-	{ "probe", cmd_probe, "ADDR PORT [--family 4|6]" },
+	{ "probe", cmd_probe, "ADDR PORT [--family 4|6] [--exec-after-connect PATH]" },
 	{ "load", cmd_load,
 	  "ADDR PORT --conns N --bytes B [--parallel P] [--timeout SEC]"
 	  " [--family 4|6]" },

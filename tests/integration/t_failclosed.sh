@@ -10,7 +10,7 @@ base=$(attached)
 start_agent "$WORK/policy.json"
 in_cgroup "/$TAG" "$TESTNET" probe 127.0.0.2 "$SPORT" >/dev/null || fail "probe before kill"
 pins=$(ls "$BPFFS" | wc -l)
-[ "$pins" -eq 5 ] || fail "expected 5 pinned links in $BPFFS, found $pins: $(ls -la "$BPFFS" 2>&1)"
+[ "$pins" -eq 8 ] || fail "expected 8 pinned links in $BPFFS, found $pins: $(ls -la "$BPFFS" 2>&1)"
 progs=$(attached)
 [ "$progs" -eq $((base + 5)) ] || fail "expected 5 programs attached, found $((progs - base))"
 
