@@ -1017,7 +1017,7 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 	static const char *const keys[] = {
 		"listen", "listen6", "state_dir", "recordings_dir", "control_socket",
 		"bpffs", "fail", "select", "connect_timeout_ms", "idle_timeout_s",
-		"buffer_bytes", "max_sessions", NULL,
+		"buffer_bytes", "max_message_bytes", "max_sessions", NULL,
 	};
 	static const char *const fails[] = { "closed", "open", NULL };
 	char path[PATH_LEN], sub[PATH_LEN], l6[INET6_ADDRSTRLEN + 16];
@@ -1026,6 +1026,7 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 	a->connect_timeout_ms = 5000;
 	a->idle_timeout_s = 3600;
 	a->buffer_bytes = 65536;
+	a->max_message_bytes = 1u << 20;
 	a->max_sessions = 10000;
 	default_listen("127.0.0.1:15001", &a->listen, &a->listen_len);
 	if (j) {
@@ -1054,6 +1055,8 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 					       INT_MAX / 1000, a->idle_timeout_s);
 		a->buffer_bytes = uint_field(c, j, path, "buffer_bytes", 4096, 16u << 20,
 					     a->buffer_bytes);
+		a->max_message_bytes = uint_field(c, j, path, "max_message_bytes", 4096,
+						  256u << 20, a->max_message_bytes);
 		a->max_sessions = uint_field(c, j, path, "max_sessions", 1, 1000000,
 					     a->max_sessions);
 	}
@@ -1716,6 +1719,16 @@ bool policy_allows(const struct policy *p, const char *target,
 	if (rule_index)
 		*rule_index = deny >= 0 ? deny : approve >= 0 ? approve : allow;
 	return deny < 0 && approve < 0 && allow >= 0;
+}
+
+int policy_rule_for(const struct policy *p, const char *target,
+		    const struct policy_strv *roles)
+{
+	for (size_t i = 0; p && target && i < p->nrules && i <= INT_MAX; i++)
+		if (p->rules[i].target && !strcmp(p->rules[i].target, target) &&
+		    roles_meet(&p->rules[i].roles, roles))
+			return (int)i;
+	return -1;
 }
 
 int policy_mask_regcomp(const struct policy_mask *m, regex_t *re)

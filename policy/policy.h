@@ -116,6 +116,8 @@ struct policy_agent {
 	unsigned connect_timeout_ms;       /* default 5000 */
 	unsigned idle_timeout_s;           /* default 3600; 0 = none */
 	unsigned buffer_bytes;             /* per direction, default 65536 */
+	unsigned max_message_bytes;        /* a protocol message the agent must
+					    * read whole, default 1 MiB */
 	unsigned max_sessions;             /* default 10000 */
 };
 
@@ -168,6 +170,10 @@ struct policy_facts {
 /* The first identity (in file order) whose match holds for facts, or NULL. */
 const struct policy_identity *policy_match_identity(const struct policy *p,
 						    const struct policy_facts *f);
+
+/* Index of the first rule for target whose roles meet roles, or -1. */
+int policy_rule_for(const struct policy *p, const char *target,
+		    const struct policy_strv *roles);
 
 /* Does any rule for target name grant one of roles the action ("connect",
  * "read", ...) in its allow list, with no rule for those roles denying it?

@@ -20,9 +20,11 @@
 #ifndef SLUICE_PROTO_H
 #define SLUICE_PROTO_H
 
+#include <openssl/ssl.h>
 #include <stddef.h>
 #include <stdint.h>
 
+struct policy;
 struct session;
 
 enum proxy_side {
@@ -40,14 +42,38 @@ struct relay_buf {
 
 struct proto_module {
 	const char *name;
+	/* Once when the agent starts, and when it stops; may be NULL. */
+	int (*init)(const struct policy *p);
+	void (*fini)(void);
 	/* The upstream is connected; 0 or a negative errno (ends the session). */
 	int (*open)(struct session *s);
 	/* Bytes from side `from` arrived in buf[ready, len): advance buf->ready.
 	 * 0, or a negative errno to end the session. */
 	int (*received)(struct session *s, enum proxy_side from, struct relay_buf *buf);
+	/* A TLS handshake started with proxy_start_tls() is done; may be NULL. */
+	int (*tls_ready)(struct session *s, enum proxy_side side);
 	/* The session ends; free what open() made. May be NULL. */
 	void (*close)(struct session *s);
 };
+
+/* Services of the core to modules, for use inside their callbacks. */
+
+/* Queue bytes toward side `to`, after what is already cleared for it and
+ * before anything not yet looked at. 0, or -ENOBUFS without room. */
+int proxy_inject(struct session *s, enum proxy_side to, const void *data, size_t len);
+
+/* Remove n bytes at buf->ready (a message the module consumed). */
+void relay_drop(struct relay_buf *buf, size_t n);
+
+/* Switch side to TLS (the agent is the server toward the client, the
+ * client toward the upstream) once bytes queued for it are out; tls_ready()
+ * follows the handshake. verify_ip: the address the upstream's certificate
+ * must name, or NULL. */
+int proxy_start_tls(struct session *s, enum proxy_side side, SSL_CTX *ctx,
+		    const char *verify_ip);
+
+/* End the session with reason once everything queued is written. */
+void proxy_finish(struct session *s, const char *reason);
 
 /* A byte-exact relay: everything received is ready at once. */
 extern const struct proto_module proto_tcp;

@@ -171,13 +171,16 @@ static void session_end(struct session *s, const char *reason, bool reset)
 	if (s->proto && !s->connecting && s->proto->close)
 		s->proto->close(s);
 	for (int i = 0; i < 2; i++) {
-		if (s->fd[i] < 0)
+		struct transport *t = &s->io[i];
+
+		if (t->fd < 0)
 			continue;
-		ev_del(px->loop, s->fd[i]);
+		ev_del(px->loop, t->fd);
+		transport_clear(t);
 		if (reset)
-			close_reset(s->fd[i]);
+			close_reset(t->fd);
 		else
-			close(s->fd[i]);
+			close(t->fd);
 	}
 	TAILQ_REMOVE(&px->sessions, s, all);
 	TAILQ_REMOVE(s->connecting ? &px->connecting : &px->idle, s, timed);
@@ -197,20 +200,27 @@ static void session_touch(struct session *s)
 }
 
 /* Interest follows the buffers: read a side while its buffer has room and it
- * has not ended; write a side while bytes for it are ready. */
+ * has not ended; write a side while bytes for it are ready. A TLS side adds
+ * what OpenSSL waits for; a side in its handshake waits for nothing else. */
 static void session_update_interest(struct session *s)
 {
 	for (int side = 0; side < 2; side++) {
 		const struct relay_buf *in = &s->buf[side], *out = &s->buf[!side];
-		unsigned mask = EV_NONE;
+		struct transport *t = &s->io[side];
+		unsigned mask = t->want;
 
-		if (!s->eof[side] && (in->len < in->cap || in->sent > 0))
-			mask |= EV_READ;
-		if (out->ready > out->sent)
+		if (t->state != TRANSPORT_TLS_HANDSHAKE && !s->tls_pending[side]) {
+			if (!s->eof[side] && !s->finishing &&
+			    (in->len < in->cap || in->sent > 0 || in->cap < s->max_cap))
+				mask |= EV_READ;
+		}
+		if (out->ready > out->sent && t->state != TRANSPORT_TLS_HANDSHAKE)
 			mask |= EV_WRITE;
-		ev_set(s->proxy->loop, s->fd[side], mask);
+		ev_set(s->proxy->loop, t->fd, mask);
 	}
 }
+
+static int start_pending_tls(struct session *s, enum proxy_side side);
 
 /* Write what is ready for side `to`; 0, or a negative errno. */
 static int pump_write(struct session *s, enum proxy_side to)
@@ -218,20 +228,48 @@ static int pump_write(struct session *s, enum proxy_side to)
 	struct relay_buf *b = &s->buf[!to];
 
 	while (b->ready > b->sent) {
-		ssize_t n = send(s->fd[to], b->data + b->sent, b->ready - b->sent,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = transport_send(&s->io[to], b->data + b->sent, b->ready - b->sent);
 
 		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+			return n == -EAGAIN ? 0 : (int)n;
 		b->sent += (size_t)n;
 	}
 	if (b->sent == b->len)
 		b->sent = b->ready = b->len = 0;
+	if (s->tls_pending[to])
+		return start_pending_tls(s, to);
 	/* The other side ended and all it sent is through: pass the FIN on. */
 	if (s->eof[!to] && b->sent == b->ready && !s->shut[to]) {
-		shutdown(s->fd[to], SHUT_WR);
+		transport_shutdown_write(&s->io[to]);
 		s->shut[to] = true;
 	}
+	return 0;
+}
+
+/* Make room at the end of a buffer: compact, or grow up to the bound when
+ * the module is waiting for a message larger than the buffer. */
+static int make_room(struct session *s, struct relay_buf *b)
+{
+	size_t cap;
+	uint8_t *data;
+
+	if (b->len < b->cap)
+		return 0;
+	if (b->sent > 0) {
+		memmove(b->data, b->data + b->sent, b->len - b->sent);
+		b->ready -= b->sent;
+		b->len -= b->sent;
+		b->sent = 0;
+		return 0;
+	}
+	if (b->ready > b->sent || b->cap >= s->max_cap)
+		return 0;
+	cap = b->cap * 2 < s->max_cap ? b->cap * 2 : s->max_cap;
+	data = realloc(b->data, cap);
+	if (!data)
+		return -ENOMEM;
+	b->data = data;
+	b->cap = cap;
 	return 0;
 }
 
@@ -242,18 +280,18 @@ static int pump_read(struct session *s, enum proxy_side from)
 	ssize_t n;
 	int err;
 
-	if (b->len == b->cap && b->sent > 0) {
-		/* Compact: the module's unparsed bytes move to the front. */
-		memmove(b->data, b->data + b->sent, b->len - b->sent);
-		b->ready -= b->sent;
-		b->len -= b->sent;
-		b->sent = 0;
-	}
+	if (s->io[from].state == TRANSPORT_TLS_HANDSHAKE || s->tls_pending[from] ||
+	    s->eof[from] || s->finishing)
+		return 0;
+	if ((err = make_room(s, b)))
+		return err;
 	if (b->len == b->cap)
 		return 0;
-	n = recv(s->fd[from], b->data + b->len, b->cap - b->len, MSG_DONTWAIT);
+	n = transport_recv(&s->io[from], b->data + b->len, b->cap - b->len);
+	if (n == -EAGAIN)
+		return 0;
 	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		return (int)n;
 	if (n == 0) {
 		s->eof[from] = true;
 		return 0;
@@ -263,18 +301,50 @@ static int pump_read(struct session *s, enum proxy_side from)
 	err = s->proto->received(s, from, b);
 	if (err)
 		return err;
-	/* Full of bytes the module cannot clear yet: its framing bound. */
-	if (b->len - b->sent == b->cap && b->ready == b->sent)
+	/* Full of bytes the module cannot clear, at the largest size allowed. */
+	if (b->len - b->sent == b->cap && b->ready == b->sent && b->cap >= s->max_cap)
 		return -EMSGSIZE;
 	return 0;
 }
 
+static int drive_handshake(struct session *s, enum proxy_side side)
+{
+	int r = transport_handshake(&s->io[side]);
+
+	if (r <= 0)
+		return r;
+	return s->proto->tls_ready ? s->proto->tls_ready(s, side) : 0;
+}
+
+/* TLS asked for while bytes for that side were still queued starts once
+ * they are out: the last plain byte (PostgreSQL's 'S') goes first. */
+static int start_pending_tls(struct session *s, enum proxy_side side)
+{
+	s->tls_pending[side] = false;
+	s->io[side].state = TRANSPORT_TLS_HANDSHAKE;
+	return drive_handshake(s, side);
+}
+
+static void fail_session(struct session *s, enum proxy_side side, int err)
+{
+	char reason[224];
+	const char *why = err == -EPROTO && s->io[side].error[0] ? s->io[side].error
+								   : strerror(-err);
+
+	snprintf(reason, sizeof(reason), "%s: %s", side_name(side), why);
+	session_end(s, reason, true);
+}
+
 static void session_relay(struct session *s, enum proxy_side side, unsigned events)
 {
-	char reason[96];
 	int err = 0;
 
-	if (events & EV_READ) {
+	if (s->io[side].state == TRANSPORT_TLS_HANDSHAKE)
+		err = drive_handshake(s, side);
+	/* A TLS side may need a write to read and the reverse: try both. */
+	if (s->io[side].ssl)
+		events = EV_READ | EV_WRITE;
+	if (!err && (events & EV_READ)) {
 		err = pump_read(s, side);
 		/* Forward at once: saves a trip through epoll on the hot path. */
 		if (!err)
@@ -282,9 +352,19 @@ static void session_relay(struct session *s, enum proxy_side side, unsigned even
 	}
 	if (!err && (events & EV_WRITE))
 		err = pump_write(s, side);
+	/* Bytes OpenSSL already decrypted raise no event: take them now. */
+	for (int i = 0; i < 2 && !err; i++)
+		for (int n = 0; n < 16 && !err && transport_has_pending(&s->io[i]) &&
+				s->buf[i].len < s->buf[i].cap && !s->eof[i]; n++)
+			if (!(err = pump_read(s, i)))
+				err = pump_write(s, !i);
 	if (err) {
-		snprintf(reason, sizeof(reason), "%s: %s", side_name(side), strerror(-err));
-		session_end(s, reason, true);
+		fail_session(s, side, err);
+		return;
+	}
+	if (s->finishing && s->buf[SIDE_CLIENT].ready == s->buf[SIDE_CLIENT].sent &&
+	    s->buf[SIDE_UPSTREAM].ready == s->buf[SIDE_UPSTREAM].sent) {
+		session_end(s, s->finishing, false);
 		return;
 	}
 	if (s->shut[SIDE_CLIENT] && s->shut[SIDE_UPSTREAM]) {
@@ -295,6 +375,56 @@ static void session_relay(struct session *s, enum proxy_side side, unsigned even
 	session_update_interest(s);
 }
 
+/* Module services: see proto.h. */
+
+int proxy_inject(struct session *s, enum proxy_side to, const void *data, size_t n)
+{
+	struct relay_buf *b = &s->buf[!to];
+
+	if (b->cap - b->len < n && b->sent > 0) {
+		memmove(b->data, b->data + b->sent, b->len - b->sent);
+		b->ready -= b->sent;
+		b->len -= b->sent;
+		b->sent = 0;
+	}
+	if (b->cap - b->len < n)
+		return -ENOBUFS;
+	memmove(b->data + b->ready + n, b->data + b->ready, b->len - b->ready);
+	memcpy(b->data + b->ready, data, n);
+	b->ready += n;
+	b->len += n;
+	return 0;
+}
+
+void relay_drop(struct relay_buf *b, size_t n)
+{
+	if (n > b->len - b->ready)
+		n = b->len - b->ready;
+	memmove(b->data + b->ready, b->data + b->ready + n, b->len - b->ready - n);
+	b->len -= n;
+}
+
+int proxy_start_tls(struct session *s, enum proxy_side side, SSL_CTX *ctx,
+		    const char *verify_ip)
+{
+	int err = transport_start_tls(&s->io[side], ctx, side == SIDE_CLIENT, verify_ip);
+
+	if (err)
+		return err;
+	if (s->buf[!side].ready > s->buf[!side].sent) {
+		/* Not before the plain bytes queued for that side are out. */
+		s->io[side].state = TRANSPORT_PLAIN;
+		s->tls_pending[side] = true;
+		return 0;
+	}
+	return drive_handshake(s, side);
+}
+
+void proxy_finish(struct session *s, const char *reason)
+{
+	s->finishing = reason;
+}
+
 static void session_connected(struct session *s)
 {
 	struct proxy *px = s->proxy;
@@ -303,7 +433,7 @@ static void session_connected(struct session *s)
 	socklen_t len = sizeof(int);
 	int soerr = 0, err;
 
-	if (getsockopt(s->fd[SIDE_UPSTREAM], SOL_SOCKET, SO_ERROR, &soerr, &len) || soerr) {
+	if (getsockopt(s->io[SIDE_UPSTREAM].fd, SOL_SOCKET, SO_ERROR, &soerr, &len) || soerr) {
 		char reason[96];
 
 		snprintf(reason, sizeof(reason), "upstream connect: %s",
@@ -324,7 +454,8 @@ static void session_connected(struct session *s)
 		session_end(s, "protocol module refused the session", true);
 		return;
 	}
-	session_update_interest(s);
+	/* The module may have queued bytes already (a startup message). */
+	session_relay(s, SIDE_UPSTREAM, EV_WRITE);
 }
 
 static void session_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
@@ -336,7 +467,7 @@ static void session_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
 		session_connected(s);
 		return;
 	}
-	session_relay(s, fd == s->fd[SIDE_CLIENT] ? SIDE_CLIENT : SIDE_UPSTREAM, events);
+	session_relay(s, fd == s->io[SIDE_CLIENT].fd ? SIDE_CLIENT : SIDE_UPSTREAM, events);
 }
 
 static int upstream_connect(struct session *s)
@@ -347,7 +478,7 @@ static int upstream_connect(struct session *s)
 
 	if (fd < 0)
 		return -errno;
-	s->fd[SIDE_UPSTREAM] = fd;
+	s->io[SIDE_UPSTREAM].fd = fd;
 	if (datapath_mark_upstream(s->proxy->datapath, fd))
 		return -EPERM;
 	if (connect(fd, (struct sockaddr *)&s->dst, len) && errno != EINPROGRESS)
@@ -421,8 +552,10 @@ static struct session *session_new(struct proxy *px, int fd)
 	if (!s)
 		return NULL;
 	s->proxy = px;
-	s->fd[SIDE_CLIENT] = fd;
-	s->fd[SIDE_UPSTREAM] = -1;
+	s->io[SIDE_CLIENT].fd = fd;
+	s->io[SIDE_UPSTREAM].fd = -1;
+	s->max_cap = px->policy->agent.max_message_bytes > cap
+			     ? px->policy->agent.max_message_bytes + 64 : cap;
 	for (int i = 0; i < 2; i++) {
 		s->buf[i].cap = cap;
 		s->buf[i].data = malloc(cap);

@@ -23,6 +23,7 @@
 #include "ev.h"
 #include "identity.h"
 #include "proto.h"
+#include "transport.h"
 
 struct datapath;
 struct policy;
@@ -40,8 +41,11 @@ struct session {
 	void *proto_state;                     /* the module's own */
 	struct identity_facts facts;
 	struct sockaddr_storage dst;           /* the original destination */
-	int fd[2];                             /* by enum proxy_side */
+	struct transport io[2];                /* by enum proxy_side */
 	struct relay_buf buf[2];               /* bytes that came from side i */
+	size_t max_cap;                        /* what a buffer may grow to */
+	bool tls_pending[2];                   /* TLS starts once queued bytes are out */
+	const char *finishing;                 /* flush, then end with this reason */
 	bool eof[2];                           /* side i sent FIN */
 	bool shut[2];                          /* we sent FIN to side i */
 	bool connecting;
