@@ -182,6 +182,7 @@ ensure_journald() {
 }
 
 cleanup() {
+	pg_stop
 	[ -n "$AGENT_PID" ] && kill -KILL "$AGENT_PID" 2>/dev/null
 	[ -n "$JOURNALD_PID" ] && kill -TERM "$JOURNALD_PID" 2>/dev/null
 	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
@@ -204,3 +205,65 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+
+# A throwaway PostgreSQL on 127.0.0.2:$PGPORT, scram-sha-256 for TCP, owned
+# by the test: superuser "postgres" with password $PGSUPER_PW, and "app"
+# (password in $WORK/app.pw, 0600) owning database "orders". Extra
+# settings for postgresql.conf may be given as arguments.
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+PGDATA="$WORK/pgdata"
+PGSUPER_PW="super-$$"
+pg_start() { # [SETTING...]
+	[ -x "$PGBIN/initdb" ] || fail "PostgreSQL server binaries not found"
+	PGPORT=$(free_port)
+	mkdir -p "$PGDATA" && chown postgres "$PGDATA" && chmod 0711 "$WORK"
+	echo "$PGSUPER_PW" > "$WORK/super.pw" && chown postgres "$WORK/super.pw"
+	runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=scram-sha-256 \
+		--pwfile="$WORK/super.pw" >/dev/null || fail "initdb failed"
+	for setting in "$@"; do echo "$setting" >> "$PGDATA/postgresql.conf"; done
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w start \
+		-o "-c listen_addresses=127.0.0.2 -c port=$PGPORT -c unix_socket_directories=$PGDATA" \
+		>/dev/null || fail "PostgreSQL did not start: $(tail -n 5 "$PGDATA/server.log")"
+	PG_STARTED=1
+	echo "app-secret-$$" > "$WORK/app.pw" && chmod 0600 "$WORK/app.pw"
+	pg_super -c "create role app login password 'app-secret-$$'" -c "create database orders owner app" \
+		>/dev/null || fail "could not create role app"
+}
+
+# psql straight to the server as the superuser.
+pg_super() {
+	PGPASSWORD="$PGSUPER_PW" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.2 -p "$PGPORT" -U postgres -d postgres "$@"
+}
+
+pg_stop() {
+	[ -n "${PG_STARTED:-}" ] || return 0
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1
+	PG_STARTED=""
+}
+
+# A policy with the PostgreSQL above as target "orders-db" (tls.upstream
+# MODE, default disable), credentials of "app", identity "job" on /$TAG.
+write_pg_policy() { # FILE LPORT [TLS-MODE [CA]]
+	f=$1 lport=$2 mode=${3:-disable} ca=${4:-}
+	{
+		printf '{\n  "agent": { "listen": "127.0.0.1:%s", "listen6": "[::1]:%s",\n' "$lport" "$lport"
+		printf '    "bpffs": "%s", "state_dir": "%s/state",\n' "$BPFFS" "$WORK"
+		printf '    "select": { "cgroups": ["/%s"] } },\n' "$TAG"
+		printf '  "identities": [ { "name": "job", "match": { "cgroup": "/%s*" }, "roles": ["t"] } ],\n' "$TAG"
+		printf '  "targets": [ { "name": "orders-db", "protocol": "postgres", "address": "127.0.0.2:%s",\n' "$PGPORT"
+		if [ -n "$ca" ]; then
+			printf '    "tls": { "upstream": "%s", "ca": "%s" },\n' "$mode" "$ca"
+		else
+			printf '    "tls": { "upstream": "%s" },\n' "$mode"
+		fi
+		printf '    "credentials": { "user": "app", "password_file": "%s/app.pw" } } ],\n' "$WORK"
+		printf '  "rules": [ { "target": "orders-db", "roles": ["t"], "allow": ["read", "write"] } ]\n}\n'
+	} > "$f"
+}
+
+# psql as the job: from cgroup /$TAG, to the usual address, with a password
+# that is wrong on purpose. Extra arguments go to psql.
+job_psql() {
+	in_cgroup "/$TAG" env PGPASSWORD=not-the-password PGCONNECT_TIMEOUT=10 \
+		psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.2 -p "$PGPORT" -U whoever -d orders "$@"
+}

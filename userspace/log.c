@@ -38,6 +38,11 @@ void log_init(const char *ident, int debug)
 	log_to_stderr = !stderr_is_journal();
 }
 
+int log_debug_enabled(void)
+{
+	return log_debug_on;
+}
+
 static const char *level_name(int priority)
 {
 	switch (priority) {

@@ -16,6 +16,9 @@
 
 void log_init(const char *ident, int debug);
 
+/* Is debug logging on? Check before formatting costly debug events. */
+int log_debug_enabled(void);
+
 void log_msg(int priority, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -300,7 +300,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 64;
 	}
-	log_init("sluiced", debug);
+	/* SLUICE_DEBUG=1 does what --debug does, for wrappers that set the env. */
+	log_init("sluiced", debug || (getenv("SLUICE_DEBUG") && !strcmp(getenv("SLUICE_DEBUG"), "1")));
 	p = load_policy(config);
 	if (!p)
 		return 1;

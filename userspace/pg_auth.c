@@ -22,6 +22,7 @@ struct pg_scram {
 	uint8_t cbind[64];
 	size_t cbind_len;
 	char gs2[64];              /* "n,," or "p=tls-server-end-point,," */
+	char nonce[2 * SCRAM_NONCE + 4]; /* ours, base64 */
 	char first_bare[64];       /* "n=,r=<nonce>" */
 	char first[128];
 	char final[3 * SCRAM_MSG];
@@ -83,6 +84,7 @@ int pg_scram_new(const char *password, const uint8_t *cbind, size_t cbind_len,
 		return -ENOMEM;
 	}
 	EVP_EncodeBlock((unsigned char *)nonce64, nonce, sizeof(nonce));
+	snprintf(s->nonce, sizeof(s->nonce), "%s", nonce64);
 	if (cbind) {
 		memcpy(s->cbind, cbind, cbind_len);
 		s->cbind_len = cbind_len;
@@ -189,7 +191,7 @@ int pg_scram_client_final(struct pg_scram *s, const char *server_first, size_t l
 	    !attr(msg, 'i', iter, sizeof(iter)))
 		return -EBADMSG;
 	/* The server's nonce must extend ours. */
-	if (strncmp(nonce, s->first_bare + 4, strlen(s->first_bare + 4)))
+	if (strncmp(nonce, s->nonce, strlen(s->nonce)) || strlen(nonce) == strlen(s->nonce))
 		return -EBADMSG;
 	iterations = strtol(iter, &end, 10);
 	if (*end || iterations < 1 || iterations > SCRAM_MAX_ITER)

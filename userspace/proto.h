@@ -77,5 +77,7 @@ void proxy_finish(struct session *s, const char *reason);
 
 /* A byte-exact relay: everything received is ready at once. */
 extern const struct proto_module proto_tcp;
+/* PostgreSQL v3, credentials injected, statements tracked. */
+extern const struct proto_module proto_postgres;
 
 #endif

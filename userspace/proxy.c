@@ -500,11 +500,15 @@ static void refuse(struct proxy *px, int fd, const struct session *s, const char
 	close_reset(fd);
 }
 
+static const struct proto_module *const modules[] = {
+	[POLICY_PROTO_TCP] = &proto_tcp,
+	[POLICY_PROTO_POSTGRES] = &proto_postgres,
+};
+#define NMODULES (sizeof(modules) / sizeof(modules[0]))
+
 static const struct proto_module *module_for(const struct policy_target *t)
 {
-	/* PostgreSQL arrives as its own module; until then its targets are
-	 * refused rather than relayed unchecked. */
-	return t->protocol == POLICY_PROTO_TCP ? &proto_tcp : NULL;
+	return (size_t)t->protocol < NMODULES ? modules[t->protocol] : NULL;
 }
 
 /* Who is it, where to, and may they: fills s or says why not. */
@@ -539,8 +543,15 @@ static const char *admit(struct proxy *px, struct session *s, const struct sluic
 	s->proto = module_for(s->target);
 	if (!s->proto)
 		return "protocol of the target is not supported yet";
-	if (!policy_allows(p, s->target->name, &s->identity->roles, "connect", &rule))
-		return "no rule allows connect to this target for the identity's roles";
+	/* A byte relay sees nothing but the connection: a rule must allow it.
+	 * A protocol module judges each statement; any rule for the roles is
+	 * needed to get that far. */
+	if (s->target->protocol == POLICY_PROTO_TCP) {
+		if (!policy_allows(p, s->target->name, &s->identity->roles, "connect", &rule))
+			return "no rule allows connect to this target for the identity's roles";
+	} else if (policy_rule_for(p, s->target->name, &s->identity->roles) < 0) {
+		return "no rule for this target names the identity's roles";
+	}
 	return NULL;
 }
 
@@ -702,6 +713,15 @@ int proxy_new(const struct proxy_config *cfg, struct proxy **out)
 
 	if (!px)
 		return -ENOMEM;
+	for (size_t i = 0; i < NMODULES; i++) {
+		if (modules[i]->init && (err = modules[i]->init(cfg->policy))) {
+			while (i-- > 0)
+				if (modules[i]->fini)
+					modules[i]->fini();
+			free(px);
+			return err;
+		}
+	}
 	px->policy = cfg->policy;
 	px->loop = cfg->loop;
 	px->identities = cfg->identities;
@@ -760,6 +780,9 @@ void proxy_free(struct proxy *px)
 	}
 	if (px->spare_fd >= 0)
 		close(px->spare_fd);
+	for (size_t i = 0; i < NMODULES; i++)
+		if (modules[i]->fini)
+			modules[i]->fini();
 	free(px);
 }
 

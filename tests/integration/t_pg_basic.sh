@@ -1,0 +1,52 @@
+# Unmodified psql through the agent: credentials injected, the job's own
+# password ignored, rotation of the password file, statement events.
+. tests/lib.sh
+
+pg_start
+LPORT=$(free_port)
+mk_cgroup "/$TAG"
+write_pg_policy "$WORK/policy.json" "$LPORT"
+start_agent "$WORK/policy.json" env SLUICE_DEBUG=1
+
+# The job's wrong password does not matter: the agent logs in as "app".
+out=$(job_psql -At -c "select current_user, current_database()") || fail "psql through the agent failed"
+[ "$out" = "app|orders" ] || fail "upstream session runs as '$out', want app|orders"
+# Directly, the same wrong password is refused: the job never held the secret.
+PGPASSWORD=not-the-password psql -X -h 127.0.0.2 -p "$PGPORT" -U app -d orders -c "select 1" \
+	>/dev/null 2>&1 && fail "the wrong password works directly?"
+
+# Rotation: a new password in the file is used by the next connection.
+pg_super -c "alter role app password 'rotated-$$'" || fail "alter role"
+echo "rotated-$$" > "$WORK/app.pw"
+out=$(job_psql -At -c "select 'after rotation'") || fail "psql after rotation failed"
+[ "$out" = "after rotation" ] || fail "after rotation: $out"
+
+# A wrong stored password: a clear error naming the target, never the secret.
+echo "stale-$$" > "$WORK/app.pw"
+out=$(job_psql -c "select 1" 2>&1) && fail "a stale password was accepted"
+case "$out" in *'authentication to target "orders-db" as user "app" failed'*) ;;
+	*) fail "error does not name the target: $out" ;; esac
+case "$out$(cat "$AGENT_LOG")" in *"stale-$$"*|*"rotated-$$"*|*"app-secret-$$"*) fail "a password leaked" ;; esac
+echo "rotated-$$" > "$WORK/app.pw"
+
+# A password file others can read is refused.
+chmod 0644 "$WORK/app.pw"
+out=$(job_psql -c "select 1" 2>&1) && fail "a world-readable password file was used"
+grep -q "readable by group or others" "$AGENT_LOG" || fail "no log of the refused password file"
+chmod 0600 "$WORK/app.pw"
+
+# Statement events: simple query, and the extended protocol with a parameter.
+job_psql -c "create table t (id int, secret text)" -c "insert into t values (1, 'x')" || fail "create"
+job_psql -c "select id, secret as s from t where id = \$1" >/dev/null 2>&1
+in_cgroup "/$TAG" env PGPASSWORD=x "$PGBIN/pgbench" -h 127.0.0.2 -p "$PGPORT" -U whoever -n -t 1 \
+	-M extended -f /dev/stdin orders <<'SQL' >/dev/null || fail "pgbench extended failed"
+select id, secret as s from t where id = 1 + 0 * :client_id;
+SQL
+grep -q "statement SLUICE_EVENT=statement .*SLUICE_PATH=query SLUICE_STATEMENT=insert into t values (1, 'x')" "$AGENT_LOG" ||
+	fail "no event for the simple query"
+grep -q "SLUICE_PATH=extended SLUICE_STATEMENT=select id, secret as s from t where id = 1 + 0 \* \$1;\? SLUICE_PREPARED= SLUICE_PORTAL= SLUICE_PARAMS=1" "$AGENT_LOG" ||
+	fail "no event for the extended query"
+grep -q "row description SLUICE_SESSION=.* SLUICE_COLUMNS=id:[1-9][0-9]*.1,s:[1-9][0-9]*.2" "$AGENT_LOG" ||
+	fail "no row description with table and column numbers"
+grep -q "command complete .*SLUICE_TAG=INSERT 0 1" "$AGENT_LOG" || fail "no command tag"
+stop_agent

@@ -1,0 +1,783 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * proto_postgres: the PostgreSQL v3 protocol on both sides of a session.
+ *
+ * Toward the job the agent is the server until authentication is done: it
+ * answers SSLRequest with its own certificate (or 'N'), declines
+ * GSSENCRequest, takes the StartupMessage and asks for no password. Toward
+ * the target it is the client: TLS as the target says, a StartupMessage
+ * with the target's user, and SCRAM-SHA-256(-PLUS), md5 or cleartext with
+ * the password read from the target's password file at that moment. Once
+ * the server says AuthenticationOk, messages flow through in place, each
+ * framed and bounded, BackendKeyData rewritten to a key the agent made,
+ * every statement and result reported to pg_track. Rows and COPY data
+ * stream through without being held whole.
+ *
+ * Phases advance strictly; bytes that arrive when the phase expects none are
+ * a protocol violation: the job gets an ErrorResponse and the session ends.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "log.h"
+#include "pg_auth.h"
+#include "pg_cancel.h"
+#include "pg_track.h"
+#include "pg_wire.h"
+#include "policy.h"
+#include "proto.h"
+#include "proxy.h"
+#include "tls.h"
+
+#define STARTUP_MAX 10000     /* PostgreSQL's own bound on a startup packet */
+#define PASSWORD_MAX 1024
+#define ERROR_MAX 2048        /* bytes of an ErrorResponse the agent builds */
+
+enum pg_phase {
+	PG_CLIENT_STARTUP,  /* waiting for the job's startup packet */
+	PG_CLIENT_TLS,      /* TLS handshake with the job */
+	PG_UPSTREAM_SSL,    /* SSLRequest sent to the server, its answer due */
+	PG_UPSTREAM_TLS,    /* TLS handshake with the server */
+	PG_UPSTREAM_AUTH,   /* StartupMessage sent, authenticating */
+	PG_UPSTREAM_READY,  /* authenticated, up to the first ReadyForQuery */
+	PG_RELAY,           /* the session proper */
+	PG_DONE,            /* cancel forwarded, or an error sent: draining */
+};
+
+struct pg_state {
+	enum pg_phase phase;
+	struct pg_track *track;
+	struct pg_scram *scram;
+	char password[PASSWORD_MAX];
+	uint8_t *startup;          /* the job's startup parameters */
+	size_t startup_len;
+	char user[64], database[64]; /* what the job asked for, for the log */
+	struct pg_cancel_key job_key;
+	bool have_key;
+	size_t streaming[2];       /* body bytes of a message passing unread */
+};
+
+/* Contexts made once at start, by target index for the upstream side. */
+static struct {
+	const struct policy *policy;
+	SSL_CTX *server;
+	SSL_CTX **upstream;
+	size_t ntargets;
+} pg;
+
+static struct pg_state *state(struct session *s)
+{
+	return s->proto_state;
+}
+
+static size_t max_message(void)
+{
+	return pg.policy->agent.max_message_bytes;
+}
+
+/* ---------------------------------------------------------------- events */
+
+static void on_statement(void *ctx, const struct pg_statement *st)
+{
+	static const char *const paths[] = { "query", "extended", "function" };
+	struct session *s = ctx;
+	char f[6][600];
+	const char *v[6];
+	size_t n = 0;
+
+	if (!log_debug_enabled())
+		return;
+	snprintf(f[n], sizeof(f[n]), "SLUICE_EVENT=statement"), v[n] = f[n], n++;
+	snprintf(f[n], sizeof(f[n]), "SLUICE_SESSION=%s", s->id), v[n] = f[n], n++;
+	snprintf(f[n], sizeof(f[n]), "SLUICE_PATH=%s", paths[st->path]), v[n] = f[n], n++;
+	snprintf(f[n], sizeof(f[n]), "SLUICE_STATEMENT=%.500s",
+		 st->path == PG_PATH_FUNCTION ? "(function call)" : st->text ? st->text : "(unknown portal)"),
+		v[n] = f[n], n++;
+	if (st->path == PG_PATH_EXTENDED) {
+		snprintf(f[n], sizeof(f[n]), "SLUICE_PREPARED=%s SLUICE_PORTAL=%s",
+			 st->statement ? st->statement : "?", st->portal), v[n] = f[n], n++;
+		snprintf(f[n], sizeof(f[n]), "SLUICE_PARAMS=%u", st->nparams), v[n] = f[n], n++;
+	}
+	log_event(LOG_DEBUG, "statement", v, n);
+}
+
+static void on_row_description(void *ctx, const struct pg_column *cols, uint16_t n)
+{
+	struct session *s = ctx;
+	char fields[2][1024], *p = fields[1];
+	size_t room = sizeof(fields[1]);
+	const char *v[2] = { fields[0], fields[1] };
+
+	if (!log_debug_enabled())
+		return;
+	snprintf(fields[0], sizeof(fields[0]), "SLUICE_SESSION=%s", s->id);
+	p += snprintf(p, room, "SLUICE_COLUMNS=");
+	for (uint16_t i = 0; i < n && (size_t)(p - fields[1]) < room - 80; i++)
+		p += snprintf(p, room - (size_t)(p - fields[1]), "%s%.40s:%u.%d", i ? "," : "",
+			      cols[i].name, cols[i].table_oid, cols[i].attnum);
+	log_event(LOG_DEBUG, "row description", v, 2);
+}
+
+static void on_command_complete(void *ctx, const char *tag)
+{
+	struct session *s = ctx;
+	char fields[2][128];
+	const char *v[2] = { fields[0], fields[1] };
+
+	if (!log_debug_enabled())
+		return;
+	snprintf(fields[0], sizeof(fields[0]), "SLUICE_SESSION=%s", s->id);
+	snprintf(fields[1], sizeof(fields[1]), "SLUICE_TAG=%.100s", tag);
+	log_event(LOG_DEBUG, "command complete", v, 2);
+}
+
+static const struct pg_observer observer = {
+	.statement = on_statement,
+	.row_description = on_row_description,
+	.command_complete = on_command_complete,
+};
+
+/* ---------------------------------------------------------------- errors */
+
+/* Tell the job why in an ErrorResponse, then end the session. */
+static int fail(struct session *s, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct session *s, const char *sqlstate, const char *fmt, ...)
+{
+	uint8_t out[ERROR_MAX];
+	struct pg_builder b = pg_builder_on(out, sizeof(out));
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pg_put_error(&b, 'E', "FATAL", sqlstate, msg, NULL, NULL);
+	state(s)->phase = PG_DONE;
+	log_warn("session %s: %s", s->id, msg);
+	if (b.bad || proxy_inject(s, SIDE_CLIENT, out, b.len))
+		return -EPROTO;
+	proxy_finish(s, "protocol error sent to the client");
+	return 0;
+}
+
+static int violation(struct session *s, enum proxy_side from, const char *what)
+{
+	return fail(s, "08P01", "sluice: protocol violation from the %s: %s",
+		    from == SIDE_CLIENT ? "client" : "server", what);
+}
+
+/* -------------------------------------------------------------- upstream */
+
+static const struct policy_target *target(const struct session *s)
+{
+	return s->target;
+}
+
+/* The target's password, read now: a rotated file is used at once. A file
+ * others may read is refused, as a secret should not be. */
+static int read_password(struct session *s)
+{
+	const struct policy_target *t = target(s);
+	struct pg_state *st = state(s);
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	if (!t->cred_user || !t->cred_password_file)
+		return fail(s, "28000", "sluice: target \"%s\" has no credentials configured",
+			    t->name);
+	fd = open(t->cred_password_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &sb) || (sb.st_mode & 077)) {
+		log_err("password file %s of target %s: %s", t->cred_password_file, t->name,
+			fd < 0 ? strerror(errno) : "readable by group or others, refused");
+		if (fd >= 0)
+			close(fd);
+		return fail(s, "28000", "sluice: credentials of target \"%s\" are not usable; "
+			    "see the agent's log", t->name);
+	}
+	n = read(fd, st->password, sizeof(st->password) - 1);
+	close(fd);
+	if (n <= 0)
+		return fail(s, "28000", "sluice: credentials of target \"%s\" are empty", t->name);
+	while (n > 0 && (st->password[n - 1] == '\n' || st->password[n - 1] == '\r'))
+		n--;
+	st->password[n] = '\0';
+	return 0;
+}
+
+static void wipe_password(struct pg_state *st)
+{
+	OPENSSL_cleanse(st->password, sizeof(st->password));
+	pg_scram_free(st->scram);
+	st->scram = NULL;
+}
+
+/* StartupMessage for the server: the target's user, then the job's other
+ * parameters (database, application_name, options...). */
+static int send_startup(struct session *s)
+{
+	struct pg_state *st = state(s);
+	uint8_t out[STARTUP_MAX + 256];
+	struct pg_builder b = pg_builder_on(out, sizeof(out));
+	struct pg_msg m = { .body = st->startup, .body_len = (uint32_t)st->startup_len };
+	struct pg_reader r = pg_reader_of(&m);
+
+	pg_begin(&b, 0);
+	pg_put_i32(&b, (int32_t)PG_PROTOCOL_3_0);
+	pg_put_str(&b, "user");
+	pg_put_str(&b, target(s)->cred_user);
+	for (;;) {
+		const char *k = pg_get_str(&r), *v;
+
+		if (r.bad || !*k)
+			break;
+		v = pg_get_str(&r);
+		if (!strcmp(k, "user") || !strncmp(k, "_pq_.", 5))
+			continue;
+		pg_put_str(&b, k);
+		pg_put_str(&b, v);
+	}
+	pg_put_u8(&b, 0);
+	pg_end(&b);
+	if (b.bad || proxy_inject(s, SIDE_UPSTREAM, out, b.len))
+		return -ENOBUFS;
+	st->phase = PG_UPSTREAM_AUTH;
+	return 0;
+}
+
+static int send_password_message(struct session *s, const void *data, size_t len,
+				 const char *mechanism)
+{
+	uint8_t out[4096];
+	struct pg_builder b = pg_builder_on(out, sizeof(out));
+	int err;
+
+	pg_begin(&b, 'p');
+	if (mechanism) {
+		pg_put_str(&b, mechanism);
+		pg_put_i32(&b, (int32_t)len);
+	}
+	pg_put_bytes(&b, data, len);
+	pg_end(&b);
+	err = b.bad ? -ENOBUFS : proxy_inject(s, SIDE_UPSTREAM, out, b.len);
+	OPENSSL_cleanse(out, sizeof(out));
+	return err;
+}
+
+/* AuthenticationSASL: pick SCRAM-SHA-256-PLUS when offered over TLS. */
+static int start_sasl(struct session *s, struct pg_reader *r)
+{
+	struct pg_state *st = state(s);
+	bool plus = false, plain = false;
+	uint8_t cbind[64];
+	size_t cbind_len = 0;
+	const char *first;
+	int err;
+
+	for (;;) {
+		const char *mech = pg_get_str(r);
+
+		if (r->bad || !*mech)
+			break;
+		plus |= !strcmp(mech, "SCRAM-SHA-256-PLUS");
+		plain |= !strcmp(mech, "SCRAM-SHA-256");
+	}
+	if (plus && s->io[SIDE_UPSTREAM].ssl &&
+	    tls_server_end_point(s->io[SIDE_UPSTREAM].ssl, cbind, sizeof(cbind), &cbind_len))
+		plus = false;
+	if (!plus && !plain)
+		return fail(s, "28000", "sluice: target \"%s\" offers no SASL mechanism sluice "
+			    "supports", target(s)->name);
+	err = pg_scram_new(st->password, plus ? cbind : NULL, plus ? cbind_len : 0, &st->scram);
+	if (err)
+		return err;
+	first = pg_scram_client_first(st->scram);
+	return send_password_message(s, first, strlen(first), pg_scram_mechanism(st->scram));
+}
+
+static int on_auth_request(struct session *s, const struct pg_msg *m)
+{
+	struct pg_state *st = state(s);
+	struct pg_reader r = pg_reader_of(m);
+	int32_t code = pg_get_i32(&r);
+	char md5[PG_MD5_RESPONSE_LEN + 1];
+	const char *final;
+	int err;
+
+	if (r.bad)
+		return violation(s, SIDE_UPSTREAM, "malformed authentication request");
+	switch (code) {
+	case PG_AUTH_CLEARTEXT:
+		return send_password_message(s, st->password, strlen(st->password) + 1, NULL);
+	case PG_AUTH_MD5: {
+		const uint8_t *salt = pg_get_bytes(&r, 4);
+
+		if (!salt)
+			return violation(s, SIDE_UPSTREAM, "md5 request without salt");
+		pg_md5_response(target(s)->cred_user, st->password, salt, md5);
+		err = send_password_message(s, md5, sizeof(md5), NULL);
+		OPENSSL_cleanse(md5, sizeof(md5));
+		return err;
+	}
+	case PG_AUTH_SASL:
+		return start_sasl(s, &r);
+	case PG_AUTH_SASL_CONTINUE:
+		if (!st->scram || pg_scram_client_final(st->scram, (const char *)r.p,
+							(size_t)(r.end - r.p), &final))
+			return fail(s, "28000", "sluice: SCRAM exchange with target \"%s\" failed",
+				    target(s)->name);
+		return send_password_message(s, final, strlen(final), NULL);
+	case PG_AUTH_SASL_FINAL:
+		if (!st->scram || pg_scram_verify_server(st->scram, (const char *)r.p,
+							 (size_t)(r.end - r.p)))
+			return fail(s, "28000", "sluice: target \"%s\" did not prove it knows the "
+				    "password (SCRAM server signature)", target(s)->name);
+		return 0;
+	default:
+		return fail(s, "28000", "sluice: target \"%s\" asks for authentication method %d, "
+			    "which sluice does not support", target(s)->name, code);
+	}
+}
+
+/* Take a message out of the buffer into copy, for a handler that answers
+ * it: injecting or dropping moves the bytes the message points at. */
+static int take_message(struct relay_buf *b, const struct pg_msg *m, uint8_t *copy,
+			size_t size, struct pg_msg *out)
+{
+	if (m->total > size)
+		return -EMSGSIZE;
+	memcpy(copy, b->data + b->ready, m->total);
+	*out = *m;
+	out->body = copy + (m->body - (b->data + b->ready));
+	relay_drop(b, m->total);
+	return 0;
+}
+
+/* Messages from the server while authenticating. */
+static int upstream_auth(struct session *s, struct relay_buf *b, const struct pg_msg *m)
+{
+	struct pg_state *st = state(s);
+	uint8_t copy[8192];
+	struct pg_msg c;
+	const char *why;
+
+	if (m->type == 'R' && m->body_len == 4 && !memcmp(m->body, "\0\0\0\0", 4)) {
+		wipe_password(st);
+		st->phase = PG_UPSTREAM_READY;
+		b->ready += m->total; /* the job's AuthenticationOk */
+		return 0;
+	}
+	if (take_message(b, m, copy, sizeof(copy), &c))
+		return violation(s, SIDE_UPSTREAM, "authentication message too large");
+	switch (c.type) {
+	case 'R':
+		return on_auth_request(s, &c);
+	case 'E':
+		why = pg_error_field(&c, 'M');
+		return fail(s, "28P01", "sluice: authentication to target \"%s\" as user \"%s\" "
+			    "failed: %s", target(s)->name, target(s)->cred_user,
+			    why ? why : "no reason given");
+	case 'v':
+	case 'N':
+		return 0;
+	default:
+		return violation(s, SIDE_UPSTREAM, "unexpected message during authentication");
+	}
+}
+
+/* After AuthenticationOk: ParameterStatus, BackendKeyData, ReadyForQuery. */
+static int upstream_ready(struct session *s, struct relay_buf *b, const struct pg_msg *m)
+{
+	struct pg_state *st = state(s);
+
+	if (m->type == 'K') {
+		struct pg_reader r = pg_reader_of(m);
+		struct pg_cancel_key up = { (uint32_t)pg_get_i32(&r), (uint32_t)pg_get_i32(&r) };
+		uint32_t be[2];
+
+		if (r.bad || m->body_len != 8)
+			return violation(s, SIDE_UPSTREAM, "malformed BackendKeyData");
+		if (st->have_key)
+			pg_cancel_forget(&st->job_key);
+		if (pg_cancel_register(s, &up, &st->job_key))
+			return -ENOMEM;
+		st->have_key = true;
+		/* Same size: rewritten in place. */
+		be[0] = htonl(st->job_key.pid);
+		be[1] = htonl(st->job_key.secret);
+		memcpy(b->data + b->ready + 5, be, 8);
+	} else if (m->type == 'Z') {
+		st->phase = PG_RELAY;
+	} else if (!strchr("SNE", m->type)) {
+		return violation(s, SIDE_UPSTREAM, "unexpected message before ReadyForQuery");
+	}
+	b->ready += m->total;
+	return 0;
+}
+
+/* --------------------------------------------------------------- startup */
+
+static int answer_byte(struct session *s, char c)
+{
+	return proxy_inject(s, SIDE_CLIENT, &c, 1);
+}
+
+static int on_cancel_request(struct session *s, const struct pg_msg *m)
+{
+	struct pg_reader r = pg_reader_of(m);
+	struct pg_cancel_key job = { (uint32_t)pg_get_i32(&r), (uint32_t)pg_get_i32(&r) }, up;
+	struct session *victim = r.bad ? NULL : pg_cancel_find(&job, &up);
+	uint8_t out[16];
+	struct pg_builder b = pg_builder_on(out, sizeof(out));
+
+	state(s)->phase = PG_DONE;
+	if (!victim || victim->target != s->target ||
+	    memcmp(&victim->dst, &s->dst, sizeof(s->dst))) {
+		log_warn("session %s: cancel request with an unknown key, ignored", s->id);
+		proxy_finish(s, "cancel request with an unknown key");
+		return 0;
+	}
+	pg_begin(&b, 0);
+	pg_put_i32(&b, (int32_t)PG_CANCEL_REQUEST);
+	pg_put_i32(&b, (int32_t)up.pid);
+	pg_put_i32(&b, (int32_t)up.secret);
+	pg_end(&b);
+	log_info("session %s: cancel request for session %s forwarded", s->id, victim->id);
+	proxy_finish(s, "cancel request forwarded");
+	return proxy_inject(s, SIDE_UPSTREAM, out, b.len);
+}
+
+static int on_startup_message(struct session *s, const struct pg_msg *m, uint32_t version)
+{
+	struct pg_state *st = state(s);
+	struct pg_reader r = pg_reader_of(m);
+	const struct policy_target *t = target(s);
+
+	if (version >> 16 != 3)
+		return fail(s, "0A000", "sluice: unsupported frontend protocol %u.%u",
+			    version >> 16, version & 0xffff);
+	for (;;) {
+		const char *k = pg_get_str(&r), *v;
+
+		if (r.bad)
+			return violation(s, SIDE_CLIENT, "malformed startup packet");
+		if (!*k)
+			break;
+		v = pg_get_str(&r);
+		if (!strcmp(k, "user"))
+			snprintf(st->user, sizeof(st->user), "%s", v);
+		else if (!strcmp(k, "database"))
+			snprintf(st->database, sizeof(st->database), "%s", v);
+	}
+	st->startup = malloc(m->body_len + 1);
+	if (!st->startup)
+		return -ENOMEM;
+	memcpy(st->startup, m->body, m->body_len);
+	st->startup_len = m->body_len;
+	log_info("session %s: postgres startup as \"%s\" to database \"%s\", upstream user \"%s\"",
+		 s->id, st->user, st->database[0] ? st->database : st->user,
+		 t->cred_user ? t->cred_user : "-");
+	if (read_password(s) || st->phase == PG_DONE)
+		return 0;
+	if (t->tls_upstream == POLICY_TLS_DISABLE)
+		return send_startup(s);
+	{
+		uint8_t out[8];
+		struct pg_builder b = pg_builder_on(out, sizeof(out));
+
+		pg_begin(&b, 0);
+		pg_put_i32(&b, (int32_t)PG_SSL_REQUEST);
+		pg_end(&b);
+		st->phase = PG_UPSTREAM_SSL;
+		return proxy_inject(s, SIDE_UPSTREAM, out, b.len);
+	}
+}
+
+/* One packet of the job's startup phase. */
+static int client_startup(struct session *s, struct relay_buf *b)
+{
+	uint8_t copy[STARTUP_MAX];
+	struct pg_msg framed_msg, m;
+	uint32_t code;
+	int r = pg_frame_startup(b->data + b->ready, b->len - b->ready, STARTUP_MAX, &code,
+				 &framed_msg);
+
+	if (r <= 0)
+		return r ? violation(s, SIDE_CLIENT, "malformed startup packet") : 0;
+	if (take_message(b, &framed_msg, copy, sizeof(copy), &m))
+		return violation(s, SIDE_CLIENT, "startup packet too large");
+	switch (code) {
+	case PG_SSL_REQUEST:
+		if (s->io[SIDE_CLIENT].ssl || !pg.server)
+			return s->io[SIDE_CLIENT].ssl ? violation(s, SIDE_CLIENT, "second SSLRequest")
+						      : answer_byte(s, 'N');
+		/* Bytes sent before the handshake would pass as if encrypted. */
+		if (b->len > b->ready)
+			return violation(s, SIDE_CLIENT, "data after SSLRequest");
+		state(s)->phase = PG_CLIENT_TLS;
+		return answer_byte(s, 'S') ?: proxy_start_tls(s, SIDE_CLIENT, pg.server, NULL);
+	case PG_GSSENC_REQUEST:
+		return answer_byte(s, 'N');
+	case PG_CANCEL_REQUEST:
+		return on_cancel_request(s, &m);
+	default:
+		return on_startup_message(s, &m, code);
+	}
+}
+
+/* The server's one-byte answer to our SSLRequest. */
+static int upstream_ssl_answer(struct session *s, struct relay_buf *b)
+{
+	const struct policy_target *t = target(s);
+	char answer;
+	char ip[64];
+
+	if (b->len == b->ready)
+		return 0;
+	answer = (char)b->data[b->ready];
+	relay_drop(b, 1);
+	if (answer == 'S') {
+		if (b->len > b->ready)
+			return violation(s, SIDE_UPSTREAM, "data after the SSL answer");
+		inet_ntop(t->net.v4 ? AF_INET : AF_INET6, t->net.v4 ? t->net.addr + 12 : t->net.addr,
+			  ip, sizeof(ip));
+		state(s)->phase = PG_UPSTREAM_TLS;
+		return proxy_start_tls(s, SIDE_UPSTREAM, pg.upstream[t - pg.policy->targets],
+				       t->tls_upstream == POLICY_TLS_VERIFY_FULL ? ip : NULL);
+	}
+	if (answer == 'N' && t->tls_upstream == POLICY_TLS_PREFER)
+		return send_startup(s);
+	return fail(s, "08001", "sluice: target \"%s\" does not accept TLS, which its "
+		    "tls.upstream setting requires", t->name);
+}
+
+/* ----------------------------------------------------------------- relay */
+
+/* DataRow and CopyData pass without being held whole: rows stream. */
+static bool streams(uint8_t type)
+{
+	return type == 'D' || type == 'd';
+}
+
+static int relay_message(struct session *s, enum proxy_side from, struct relay_buf *b,
+			 const struct pg_msg *m)
+{
+	struct pg_state *st = state(s);
+	int err;
+
+	if (from == SIDE_CLIENT) {
+		if (!pg_frontend_type_known(m->type) || m->type == 'p')
+			return violation(s, from, "unknown message type");
+		err = pg_track_frontend(st->track, m);
+	} else {
+		if (!pg_backend_type_known(m->type) || m->type == 'K' || m->type == 'R')
+			return violation(s, from, "unexpected message type");
+		err = pg_track_backend(st->track, m);
+	}
+	if (err)
+		return violation(s, from, err == -ENOSPC ? "too many prepared statements or portals"
+							 : "malformed message");
+	b->ready += m->total;
+	return 0;
+}
+
+/* Pass the first part of a streaming message; the rest follows as read. */
+static bool pass_streaming(struct session *s, enum proxy_side from, struct relay_buf *b)
+{
+	struct pg_state *st = state(s);
+	const uint8_t *p = b->data + b->ready;
+	size_t avail = b->len - b->ready, total, now;
+	uint32_t len;
+
+	if (avail < 5 || !streams(p[0]))
+		return false;
+	len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+	if (len < 4)
+		return false;
+	total = (size_t)len + 1;
+	now = total < avail ? total : avail;
+	b->ready += now;
+	st->streaming[from] = total - now;
+	return true;
+}
+
+static int upstream_message(struct session *s, struct relay_buf *b, const struct pg_msg *m)
+{
+	switch (state(s)->phase) {
+	case PG_UPSTREAM_AUTH:
+		return upstream_auth(s, b, m);
+	case PG_UPSTREAM_READY:
+		return upstream_ready(s, b, m);
+	case PG_RELAY:
+		return relay_message(s, SIDE_UPSTREAM, b, m);
+	default:
+		return violation(s, SIDE_UPSTREAM, "data before the session was set up");
+	}
+}
+
+/* Frame one typed message and hand it on: 1 done, 0 need more, or -errno. */
+static int framed(struct session *s, enum proxy_side from, struct relay_buf *b)
+{
+	struct pg_msg m;
+	int r = pg_frame(b->data + b->ready, b->len - b->ready, max_message(), &m);
+
+	if (r < 0)
+		return violation(s, from, r == -EMSGSIZE ? "message too large" : "malformed length");
+	if (r == 0)
+		return 0;
+	r = from == SIDE_CLIENT ? relay_message(s, from, b, &m) : upstream_message(s, b, &m);
+	return r < 0 ? r : 1;
+}
+
+/* One step over bytes from side `from`: 1 progress, 0 need more, -errno. */
+static int step(struct session *s, enum proxy_side from, struct relay_buf *b)
+{
+	struct pg_state *st = state(s);
+	size_t *streaming = &st->streaming[from];
+	int r;
+
+	if (*streaming) {
+		size_t n = b->len - b->ready < *streaming ? b->len - b->ready : *streaming;
+
+		b->ready += n;
+		*streaming -= n;
+		return *streaming ? 0 : 1;
+	}
+	if (b->ready == b->len || st->phase == PG_DONE)
+		return 0;
+	if (from == SIDE_CLIENT) {
+		if (st->phase == PG_CLIENT_STARTUP) {
+			r = client_startup(s, b);
+			return r < 0 ? r : r > 0;
+		}
+		if (st->phase != PG_RELAY)
+			return 0; /* the job waits for us: keep its bytes for later */
+	} else if (st->phase == PG_UPSTREAM_SSL) {
+		r = upstream_ssl_answer(s, b);
+		return r < 0 ? r : 1;
+	}
+	if (st->phase == PG_RELAY && pass_streaming(s, from, b))
+		return 1;
+	return framed(s, from, b);
+}
+
+static int pg_received(struct session *s, enum proxy_side from, struct relay_buf *b)
+{
+	struct pg_state *st = state(s);
+	bool was_relay = st->phase == PG_RELAY;
+	int r;
+
+	while ((r = step(s, from, b)) > 0)
+		;
+	if (r < 0)
+		return r;
+	/* Bytes the job sent while we set up may go now. */
+	if (!was_relay && st->phase == PG_RELAY && from == SIDE_UPSTREAM)
+		return pg_received(s, SIDE_CLIENT, &s->buf[SIDE_CLIENT]);
+	return 0;
+}
+
+static int pg_tls_ready(struct session *s, enum proxy_side side)
+{
+	struct pg_state *st = state(s);
+
+	if (side == SIDE_CLIENT) {
+		st->phase = PG_CLIENT_STARTUP;
+		return pg_received(s, SIDE_CLIENT, &s->buf[SIDE_CLIENT]);
+	}
+	return send_startup(s);
+}
+
+static int pg_open(struct session *s)
+{
+	struct pg_state *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	st->track = pg_track_new(&observer, s);
+	if (!st->track) {
+		free(st);
+		return -ENOMEM;
+	}
+	s->proto_state = st;
+	return 0;
+}
+
+static void pg_close(struct session *s)
+{
+	struct pg_state *st = state(s);
+
+	if (!st)
+		return;
+	if (st->have_key)
+		pg_cancel_forget(&st->job_key);
+	wipe_password(st);
+	pg_track_free(st->track);
+	free(st->startup);
+	free(st);
+	s->proto_state = NULL;
+}
+
+static void pg_fini(void)
+{
+	for (size_t i = 0; i < pg.ntargets; i++)
+		SSL_CTX_free(pg.upstream[i]);
+	free(pg.upstream);
+	SSL_CTX_free(pg.server);
+	pg_cancel_clear();
+	memset(&pg, 0, sizeof(pg));
+}
+
+static int pg_init(const struct policy *p)
+{
+	bool any = false;
+	int err;
+
+	pg.policy = p;
+	pg.ntargets = p->ntargets;
+	pg.upstream = calloc(p->ntargets + 1, sizeof(*pg.upstream));
+	if (!pg.upstream)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->ntargets; i++) {
+		const struct policy_target *t = &p->targets[i];
+
+		if (t->protocol != POLICY_PROTO_POSTGRES)
+			continue;
+		any = true;
+		if (t->tls_upstream == POLICY_TLS_DISABLE)
+			continue;
+		err = tls_client_ctx(t->tls_upstream == POLICY_TLS_VERIFY_FULL ? t->tls_ca : NULL,
+				     &pg.upstream[i]);
+		if (err) {
+			log_err("target %s: no TLS client context", t->name);
+			pg_fini();
+			return err;
+		}
+	}
+	/* The agent's certificate is made only where PostgreSQL is proxied. */
+	if (any && (err = tls_server_ctx(p->agent.state_dir, &pg.server))) {
+		pg_fini();
+		return err;
+	}
+	return 0;
+}
+
+const struct proto_module proto_postgres = {
+	.name = "postgres",
+	.init = pg_init,
+	.fini = pg_fini,
+	.open = pg_open,
+	.received = pg_received,
+	.tls_ready = pg_tls_ready,
+	.close = pg_close,
+};
