@@ -60,6 +60,7 @@ struct pg_state {
 	uint8_t *startup;          /* the job's startup parameters */
 	size_t startup_len;
 	char user[64], database[64]; /* what the job asked for, for the log */
+	const char *auth_method;   /* how the agent authenticated upstream */
 	struct pg_cancel_key job_key;
 	bool have_key;
 	size_t streaming[2];       /* body bytes of a message passing unread */
@@ -301,6 +302,7 @@ static int start_sasl(struct session *s, struct pg_reader *r)
 	err = pg_scram_new(st->password, plus ? cbind : NULL, plus ? cbind_len : 0, &st->scram);
 	if (err)
 		return err;
+	st->auth_method = pg_scram_mechanism(st->scram);
 	first = pg_scram_client_first(st->scram);
 	return send_password_message(s, first, strlen(first), pg_scram_mechanism(st->scram));
 }
@@ -318,12 +320,14 @@ static int on_auth_request(struct session *s, const struct pg_msg *m)
 		return violation(s, SIDE_UPSTREAM, "malformed authentication request");
 	switch (code) {
 	case PG_AUTH_CLEARTEXT:
+		st->auth_method = "password";
 		return send_password_message(s, st->password, strlen(st->password) + 1, NULL);
 	case PG_AUTH_MD5: {
 		const uint8_t *salt = pg_get_bytes(&r, 4);
 
 		if (!salt)
 			return violation(s, SIDE_UPSTREAM, "md5 request without salt");
+		st->auth_method = "md5";
 		pg_md5_response(target(s)->cred_user, st->password, salt, md5);
 		err = send_password_message(s, md5, sizeof(md5), NULL);
 		OPENSSL_cleanse(md5, sizeof(md5));
@@ -372,6 +376,10 @@ static int upstream_auth(struct session *s, struct relay_buf *b, const struct pg
 	const char *why;
 
 	if (m->type == 'R' && m->body_len == 4 && !memcmp(m->body, "\0\0\0\0", 4)) {
+		log_info("session %s: authenticated to target %s as %s (%s, %s)", s->id,
+			 target(s)->name, target(s)->cred_user,
+			 st->auth_method ? st->auth_method : "trust",
+			 s->io[SIDE_UPSTREAM].ssl ? SSL_get_version(s->io[SIDE_UPSTREAM].ssl) : "no TLS");
 		wipe_password(st);
 		st->phase = PG_UPSTREAM_READY;
 		b->ready += m->total; /* the job's AuthenticationOk */

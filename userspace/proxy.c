@@ -17,6 +17,7 @@
 #include "datapath.h"
 #include "log.h"
 #include "policy.h"
+#include "relay.h"
 
 #define ACCEPT_BATCH 128
 #define TICK_MS 500
@@ -256,10 +257,7 @@ static int make_room(struct session *s, struct relay_buf *b)
 	if (b->len < b->cap)
 		return 0;
 	if (b->sent > 0) {
-		memmove(b->data, b->data + b->sent, b->len - b->sent);
-		b->ready -= b->sent;
-		b->len -= b->sent;
-		b->sent = 0;
+		relay_compact(b);
 		return 0;
 	}
 	if (b->ready > b->sent || b->cap >= s->max_cap)
@@ -379,29 +377,7 @@ static void session_relay(struct session *s, enum proxy_side side, unsigned even
 
 int proxy_inject(struct session *s, enum proxy_side to, const void *data, size_t n)
 {
-	struct relay_buf *b = &s->buf[!to];
-
-	if (b->cap - b->len < n && b->sent > 0) {
-		memmove(b->data, b->data + b->sent, b->len - b->sent);
-		b->ready -= b->sent;
-		b->len -= b->sent;
-		b->sent = 0;
-	}
-	if (b->cap - b->len < n)
-		return -ENOBUFS;
-	memmove(b->data + b->ready + n, b->data + b->ready, b->len - b->ready);
-	memcpy(b->data + b->ready, data, n);
-	b->ready += n;
-	b->len += n;
-	return 0;
-}
-
-void relay_drop(struct relay_buf *b, size_t n)
-{
-	if (n > b->len - b->ready)
-		n = b->len - b->ready;
-	memmove(b->data + b->ready, b->data + b->ready + n, b->len - b->ready - n);
-	b->len -= n;
+	return relay_insert(&s->buf[!to], data, n);
 }
 
 int proxy_start_tls(struct session *s, enum proxy_side side, SSL_CTX *ctx,
