@@ -97,6 +97,14 @@ FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE -Ipolicy -Iuserspace -Ibpf \
 		-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 fuzz: $(FUZZ_TARGETS)
 
+PG_FUZZ_SRCS := tests/fuzz/fuzz_pg.c userspace/proto_postgres.c userspace/pg_wire.c \
+		userspace/pg_auth.c userspace/pg_track.c userspace/pg_cancel.c \
+		userspace/relay.c userspace/tls.c policy/policy.c
+build-fuzz/fuzz_pg: $(PG_FUZZ_SRCS) $(wildcard userspace/*.h)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Ibuild $(PG_FUZZ_SRCS) $(PKG_LIBS) -o $@
+
 build-fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c policy/policy.c policy/policy.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)

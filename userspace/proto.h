@@ -21,6 +21,7 @@
 #define SLUICE_PROTO_H
 
 #include <openssl/ssl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,11 @@ struct proto_module {
 	/* Bytes from side `from` arrived in buf[ready, len): advance buf->ready.
 	 * 0, or a negative errno to end the session. */
 	int (*received)(struct session *s, enum proxy_side from, struct relay_buf *buf);
+	/* Side `from` ended its stream with bytes the module has not cleared:
+	 * true holds the end of stream back until the module has dealt with
+	 * them (it will look again later), false lets it pass and the bytes are
+	 * dropped. May be NULL (false). */
+	bool (*holding)(struct session *s, enum proxy_side from);
 	/* A TLS handshake started with proxy_start_tls() is done; may be NULL. */
 	int (*tls_ready)(struct session *s, enum proxy_side side);
 	/* The session ends; free what open() made. May be NULL. */

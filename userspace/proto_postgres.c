@@ -285,6 +285,8 @@ static int start_sasl(struct session *s, struct pg_reader *r)
 	const char *first;
 	int err;
 
+	if (st->scram)
+		return violation(s, SIDE_UPSTREAM, "second SASL exchange");
 	for (;;) {
 		const char *mech = pg_get_str(r);
 
@@ -695,6 +697,15 @@ static int pg_received(struct session *s, enum proxy_side from, struct relay_buf
 	return 0;
 }
 
+/* The job's bytes that arrived while we set the session up are dealt with
+ * once it is: its end of stream waits for them. */
+static bool pg_holding(struct session *s, enum proxy_side from)
+{
+	enum pg_phase phase = state(s)->phase;
+
+	return from == SIDE_CLIENT && phase > PG_CLIENT_STARTUP && phase < PG_RELAY;
+}
+
 static int pg_tls_ready(struct session *s, enum proxy_side side)
 {
 	struct pg_state *st = state(s);
@@ -786,6 +797,7 @@ const struct proto_module proto_postgres = {
 	.fini = pg_fini,
 	.open = pg_open,
 	.received = pg_received,
+	.holding = pg_holding,
 	.tls_ready = pg_tls_ready,
 	.close = pg_close,
 };

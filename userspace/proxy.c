@@ -240,7 +240,8 @@ static int pump_write(struct session *s, enum proxy_side to)
 	if (s->tls_pending[to])
 		return start_pending_tls(s, to);
 	/* The other side ended and all it sent is through: pass the FIN on. */
-	if (s->eof[!to] && b->sent == b->ready && !s->shut[to]) {
+	if (s->eof[!to] && b->sent == b->ready && !s->shut[to] &&
+	    (b->ready == b->len || !s->proto->holding || !s->proto->holding(s, !to))) {
 		transport_shutdown_write(&s->io[to]);
 		s->shut[to] = true;
 	}

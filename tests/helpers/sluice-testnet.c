@@ -1547,6 +1547,52 @@ static int cmd_load(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ */
+/* send: raw bytes in, whatever comes back out                          */
+/* ------------------------------------------------------------------ */
+
+/* Connect, send all of stdin and end the stream, then copy what the peer
+ * sends to stdout until it closes. Exit 0 when the peer closed (or reset) within 10 s, 5 when it
+ * kept the connection open (a hang), or the connect codes of probe. */
+static int cmd_send(int argc, char **argv)
+{
+	const char *pos[2];
+	struct endpoint ep;
+	char buf[65536];
+	ssize_t n;
+	int fd, err;
+
+	if (parse_args(argc, argv, addr_port_names, pos, 2, NULL, 0) != 0 ||
+	    parse_endpoint(pos[0], pos[1], 0, &ep) != 0)
+		return EXIT_USAGE;
+	fd = socket(ep.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		errmsg("socket: %s", strerror(errno));
+		return 1;
+	}
+	err = connect_timeout(fd, &ep, PROBE_TIMEOUT_MS);
+	if (err != 0) {
+		fprintf(stderr, "connect: %s\n", strerror(err));
+		close(fd);
+		return connect_exit_code(err);
+	}
+	set_io_timeouts(fd, 10000);
+	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0)
+		if (write_all(fd, buf, (size_t)n) != 0)
+			break; /* the peer may hang up mid-way: read what it said */
+	shutdown(fd, SHUT_WR);
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		if (write_all(STDOUT_FILENO, buf, (size_t)n) != 0)
+			break;
+	err = n < 0 ? errno : 0;
+	close(fd);
+	if (err == EAGAIN || err == EWOULDBLOCK) {
+		errmsg("the peer kept the connection open for 10 s");
+		return 5;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Subcommand table and main                                           */
 /* ------------------------------------------------------------------ */
 
@@ -1558,6 +1604,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "serve", cmd_serve, "ADDR PORT [--ready FILE]" },
+	{ "send", cmd_send, "ADDR PORT  (stdin to the peer, the peer to stdout)" },
 	{ "probe", cmd_probe, "ADDR PORT [--family 4|6] [--exec-after-connect PATH]" },
 	{ "load", cmd_load,
 	  "ADDR PORT --conns N --bytes B [--parallel P] [--timeout SEC]"

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * libFuzzer target: the PostgreSQL module's framing and its startup and
+ * authentication state machine, fed hostile bytes from both sides.
+ *
+ * The input is a sequence of chunks: one byte whose low bit picks the side
+ * (0 the job, 1 the server) and whose other bits give a length, then that
+ * many bytes. Everything the module clears for sending counts as sent. The
+ * core's services are provided here with the same buffer semantics
+ * (relay.c); TLS is not negotiated: a handshake completes at once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "policy.h"
+#include "proto.h"
+#include "proxy.h"
+#include "relay.h"
+
+#define CAP 4096
+
+static struct policy *policy;
+static char state_dir[] = "/tmp/sluice-fuzz-pg.XXXXXX";
+
+/* The core's services, as proxy.c gives them. */
+int proxy_inject(struct session *s, enum proxy_side to, const void *data, size_t len)
+{
+	return relay_insert(&s->buf[!to], data, len);
+}
+
+int proxy_start_tls(struct session *s, enum proxy_side side, SSL_CTX *ctx, const char *ip)
+{
+	(void)ctx;
+	(void)ip;
+	return s->proto->tls_ready(s, side);
+}
+
+void proxy_finish(struct session *s, const char *reason)
+{
+	s->finishing = reason;
+}
+
+/* Logging goes nowhere: the fuzzer's output stays readable. */
+void log_event(int priority, const char *message, const char *const *fields, size_t n)
+{
+	(void)priority, (void)message, (void)fields, (void)n;
+}
+
+void log_msg(int priority, const char *fmt, ...)
+{
+	(void)priority, (void)fmt;
+}
+
+int log_debug_enabled(void)
+{
+	return 1;
+}
+
+/* Leave nothing in /tmp: the password file and the agent's certificate. */
+static void remove_state(void)
+{
+	static const char *const files[] = { "pw", "tls/agent.crt", "tls/agent.key",
+					     "tls/ca.crt", "tls", "" };
+	char path[512];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", state_dir, files[i]);
+		remove(path);
+	}
+}
+
+static void setup(void)
+{
+	struct policy_errors errs = { 0 };
+	char json[1024], pw[512];
+	FILE *f;
+
+	if (!mkdtemp(state_dir))
+		abort();
+	atexit(remove_state);
+	snprintf(pw, sizeof(pw), "%s/pw", state_dir);
+	f = fopen(pw, "w");
+	if (!f)
+		abort();
+	fputs("fuzz-password\n", f);
+	fclose(f);
+	chmod(pw, 0600);
+	snprintf(json, sizeof(json),
+		 "{ \"agent\": { \"state_dir\": \"%s\", \"max_message_bytes\": 16384 },"
+		 "  \"targets\": [ { \"name\": \"db\", \"protocol\": \"postgres\","
+		 "    \"address\": \"127.0.0.2:5432\", \"tls\": { \"upstream\": \"prefer\" },"
+		 "    \"credentials\": { \"user\": \"app\", \"password_file\": \"%s\" } } ] }",
+		 state_dir, pw);
+	policy = policy_parse(json, strlen(json), &errs);
+	if (!policy || proto_postgres.init(policy))
+		abort();
+}
+
+/* What the core would write is gone: sent, and the buffer compacted. */
+static void drain(struct relay_buf *b)
+{
+	b->sent = b->ready;
+	relay_compact(b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t bufs[2][CAP];
+	struct session s = { .target = NULL };
+
+	if (!policy)
+		setup();
+	snprintf(s.id, sizeof(s.id), "fuzz");
+	s.target = &policy->targets[0];
+	s.proto = &proto_postgres;
+	s.max_cap = CAP;
+	for (int i = 0; i < 2; i++) {
+		s.io[i].fd = -1;
+		s.buf[i] = (struct relay_buf){ .data = bufs[i], .cap = CAP };
+	}
+	if (proto_postgres.open(&s))
+		return 0;
+	while (size > 0 && !s.finishing) {
+		enum proxy_side side = data[0] & 1 ? SIDE_UPSTREAM : SIDE_CLIENT;
+		size_t n = data[0] >> 1, room;
+		struct relay_buf *b = &s.buf[side];
+
+		data++, size--;
+		if (n > size)
+			n = size;
+		room = b->cap - b->len;
+		if (n > room)
+			n = room;
+		memcpy(b->data + b->len, data, n);
+		b->len += n;
+		data += n, size -= n;
+		if (proto_postgres.received(&s, side, b))
+			break;
+		drain(&s.buf[0]);
+		drain(&s.buf[1]);
+	}
+	proto_postgres.close(&s);
+	return 0;
+}
