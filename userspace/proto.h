@@ -56,8 +56,10 @@ struct proto_module {
 	 * them (it will look again later), false lets it pass and the bytes are
 	 * dropped. May be NULL (false). */
 	bool (*holding)(struct session *s, enum proxy_side from);
-	/* A TLS handshake started with proxy_start_tls() is done; may be NULL. */
-	int (*tls_ready)(struct session *s, enum proxy_side side);
+	/* A TLS handshake started with proxy_start_tls() is done: error is
+	 * NULL, or says why it failed (that side is then unusable; the module
+	 * may still answer the other side). May be NULL. */
+	int (*tls_done)(struct session *s, enum proxy_side side, const char *error);
 	/* The session ends; free what open() made. May be NULL. */
 	void (*close)(struct session *s);
 };
@@ -72,7 +74,7 @@ int proxy_inject(struct session *s, enum proxy_side to, const void *data, size_t
 void relay_drop(struct relay_buf *buf, size_t n);
 
 /* Switch side to TLS (the agent is the server toward the client, the
- * client toward the upstream) once bytes queued for it are out; tls_ready()
+ * client toward the upstream) once bytes queued for it are out; tls_done()
  * follows the handshake. verify_ip: the address the upstream's certificate
  * must name, or NULL. */
 int proxy_start_tls(struct session *s, enum proxy_side side, SSL_CTX *ctx,

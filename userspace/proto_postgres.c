@@ -706,10 +706,15 @@ static bool pg_holding(struct session *s, enum proxy_side from)
 	return from == SIDE_CLIENT && phase > PG_CLIENT_STARTUP && phase < PG_RELAY;
 }
 
-static int pg_tls_ready(struct session *s, enum proxy_side side)
+static int pg_tls_done(struct session *s, enum proxy_side side, const char *error)
 {
 	struct pg_state *st = state(s);
 
+	if (error && side == SIDE_UPSTREAM)
+		return fail(s, "08001", "sluice: TLS to target \"%s\" failed: %s",
+			    target(s)->name, error);
+	if (error)
+		return -EPROTO;
 	if (side == SIDE_CLIENT) {
 		st->phase = PG_CLIENT_STARTUP;
 		return pg_received(s, SIDE_CLIENT, &s->buf[SIDE_CLIENT]);
@@ -798,6 +803,6 @@ const struct proto_module proto_postgres = {
 	.open = pg_open,
 	.received = pg_received,
 	.holding = pg_holding,
-	.tls_ready = pg_tls_ready,
+	.tls_done = pg_tls_done,
 	.close = pg_close,
 };

@@ -310,9 +310,9 @@ static int drive_handshake(struct session *s, enum proxy_side side)
 {
 	int r = transport_handshake(&s->io[side]);
 
-	if (r <= 0)
-		return r;
-	return s->proto->tls_ready ? s->proto->tls_ready(s, side) : 0;
+	if (r == 0 || !s->proto->tls_done)
+		return r < 0 ? r : 0;
+	return s->proto->tls_done(s, side, r < 0 ? s->io[side].error : NULL);
 }
 
 /* TLS asked for while bytes for that side were still queued starts once

@@ -36,7 +36,7 @@ int proxy_start_tls(struct session *s, enum proxy_side side, SSL_CTX *ctx, const
 {
 	(void)ctx;
 	(void)ip;
-	return s->proto->tls_ready(s, side);
+	return s->proto->tls_done(s, side, NULL);
 }
 
 void proxy_finish(struct session *s, const char *reason)
