@@ -6,7 +6,9 @@
 #   make check        deps, build, every test; then again under ASan+UBSan
 #   make check SAN=1  only the sanitizer pass (what CI runs)
 #   make demo         the data path end to end on loopback
+#   make bench        both benchmarks below (they measure, never assert)
 #   make bench-tcp    throughput and connect cost, direct vs through sluice
+#   make bench-pg     pgbench direct, through sluice and through PgBouncer
 #   make vmlinux      regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel
 #
 # V=1 shows the commands.
@@ -47,7 +49,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check check-run demo bench-tcp vmlinux clean fuzz
+.PHONY: all deps check demo bench bench-tcp bench-pg vmlinux clean fuzz
 
 POLICY_OBJS := $(BUILD)/policy/policy.o
 AGENT_OBJS  := $(patsubst userspace/%.c,$(BUILD)/userspace/%.o,$(wildcard userspace/*.c))
@@ -130,6 +132,12 @@ demo: deps
 bench-tcp: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/bench/bench-tcp.sh build
+
+bench-pg: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/bench/bench-pg.sh build
+
+bench: bench-tcp bench-pg
 
 vmlinux:
 	$(Q)vmlinux/gen-vmlinux.sh $(ARCH)

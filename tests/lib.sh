@@ -195,11 +195,14 @@ cleanup() {
 	fi
 	for cg in $CGROUPS; do
 		[ -d "$CG_ROOT$cg" ] || continue
-		# Leftover processes go back to the root before the cgroup goes.
-		for p in $(cat "$CG_ROOT$cg/cgroup.procs" 2>/dev/null); do
-			echo "$p" > "$CG_ROOT/cgroup.procs" 2>/dev/null
-		done
-		rmdir "$CG_ROOT$cg" 2>/dev/null
+		# A test's leftover processes die with its cgroup.
+		if [ -e "$CG_ROOT$cg/cgroup.kill" ]; then
+			echo 1 > "$CG_ROOT$cg/cgroup.kill" 2>/dev/null
+		else
+			for p in $(cat "$CG_ROOT$cg/cgroup.procs" 2>/dev/null); do kill -KILL "$p"; done
+		fi
+		n=50
+		while ! rmdir "$CG_ROOT$cg" 2>/dev/null && [ $n -gt 0 ]; do sleep 0.05; n=$((n - 1)); done
 	done
 	rm -rf "$WORK"
 }

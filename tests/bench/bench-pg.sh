@@ -156,7 +156,10 @@ fresh_agent() {
 rss_idle() { # N
 	fresh_agent
 	printf '\\sleep 1 s\n' > "$WORK/idle.sql"
-	in_cgroup "/$TAG" env PGPASSWORD=not-the-password "$PGBIN/pgbench" -h 127.0.0.2 -p "$PGPORT" \
+	# in_cgroup's body, inline: $! must be pgbench itself (the shell execs it),
+	# not a subshell that would leave pgbench behind when killed.
+	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG_ROOT/$TAG" \
+		env PGPASSWORD=not-the-password "$PGBIN/pgbench" -h 127.0.0.2 -p "$PGPORT" \
 		-U whoever -n -f "$WORK/idle.sql" -c "$1" -j 2 -T 300 orders >"$WORK/idle.$1.log" 2>&1 &
 	hold=$!
 	PIDS="$hold $PIDS"

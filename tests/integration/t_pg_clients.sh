@@ -9,7 +9,7 @@ pg_start
 LPORT=$(free_port)
 mk_cgroup "/$TAG"
 write_pg_policy "$WORK/policy.json" "$LPORT"
-start_agent "$WORK/policy.json"
+start_agent "$WORK/policy.json" env SLUICE_DEBUG=1
 APP_PW=$(cat "$WORK/app.pw")
 
 # A client binary run as the job: from the cgroup, to the server's address,
@@ -58,6 +58,28 @@ for mode in simple extended prepared; do
 			fail "pgbench -M $mode $script: $(( $(sessions) - before )) sessions through the agent, want $CLIENTS"
 	done
 done
+# Pipelining (extended protocol, several queries before one Sync), and a
+# new connection for every transaction.
+cat >"$WORK/pipeline.sql" <<'SQL'
+\set aid random(1, 100000)
+\startpipeline
+select abalance from pgbench_accounts where aid = :aid;
+update pgbench_accounts set abalance = abalance + 1 where aid = :aid;
+select count(*) from pgbench_branches;
+\endpipeline
+SQL
+for run in "-M prepared -f $WORK/pipeline.sql" "-M extended -f $WORK/pipeline.sql" "-M simple -S -C"; do
+	rc=0
+	job pgbench -n $run -c "$CLIENTS" -j 2 -t "$TX" orders >"$WORK/pgbench-more.out" 2>&1 || rc=$?
+	[ "$rc" -eq 0 ] || fail "pgbench $run exited with $rc: $(tail -n 5 "$WORK/pgbench-more.out")"
+	grep -q "^number of transactions actually processed: $want/$want\$" "$WORK/pgbench-more.out" ||
+		fail "pgbench $run: want $want/$want transactions, got: $(grep 'processed' "$WORK/pgbench-more.out")"
+	grep -q "^number of failed transactions: 0 " "$WORK/pgbench-more.out" ||
+		fail "pgbench $run: failures reported: $(grep 'failed' "$WORK/pgbench-more.out")"
+done
+n=$(direct psql -X -At -d orders -c "select sum(abalance) from pgbench_accounts") || fail "sum of abalance"
+[ "$n" -ne 0 ] 2>/dev/null || fail "the pipelined updates changed nothing (sum $n)"
+
 n=$(direct psql -X -At -d orders -c "select count(*) from pgbench_history") ||
 	fail "count of pgbench_history failed"
 [ "$n" = $((3 * want)) ] || fail "pgbench_history has $n rows, want $((3 * want)) (3 TPC-B-like runs)"
@@ -117,6 +139,9 @@ insert into blobs
 insert into blobs
 	select 2, null, decode(string_agg(md5(i::text), '' order by i), 'hex') from generate_series(1, 150000) i;
 insert into blobs values (3, '', '\x');
+-- Large objects: pg_dump reads and pg_restore writes them with FunctionCall.
+select lo_from_bytea(0, decode(string_agg(md5(i::text), '' order by i), 'hex')) from generate_series(1, 100000) i;
+select lo_from_bytea(0, 'small object');
 SQL
 
 # Content of the seeded database as checksums (run directly, any db).
@@ -125,6 +150,7 @@ checksums() { # DB
 select 'customers', count(*), md5(string_agg(c::text, '|' order by c.id)) from customers c;
 select 'orders', count(*), md5(string_agg(o::text, '|' order by o.id)) from orders o;
 select 'blobs', count(*), md5(string_agg(coalesce(md5(body), '-') || coalesce(md5(raw), '-'), '|' order by id)) from blobs;
+select 'large objects', count(*), md5(string_agg(md5(lo_get(oid)), '|' order by oid)) from pg_largeobject_metadata;
 select 'view', md5(string_agg(v::text, '|' order by customer)) from paid_totals v;
 select 'function', order_total(42), order_total(1999);
 select 'index', count(*) from pg_indexes where indexname = 'orders_customer_status';
@@ -133,6 +159,7 @@ SQL
 }
 checksums orders >"$WORK/sum.src" || fail "checksums of the source failed"
 grep -q '^blobs|3|' "$WORK/sum.src" || fail "seeded blobs missing: $(cat "$WORK/sum.src")"
+grep -q '^large objects|2|' "$WORK/sum.src" || fail "seeded large objects missing: $(cat "$WORK/sum.src")"
 
 # A 3.2 MB value read through the agent with psql, and its md5 on the server.
 job psql -X -At -d orders -c "select body from blobs where id = 1" >"$WORK/big.out" 2>&1 ||
@@ -169,6 +196,8 @@ job pg_restore -d restored --exit-on-error "$WORK/agent.dump" >"$WORK/restore.ou
 	fail "pg_restore through the agent failed: $(tail -n 5 "$WORK/restore.out")"
 grep -q 'postgres startup as "whoever" to database "restored"' "$AGENT_LOG" ||
 	fail "pg_restore did not go through the agent"
+grep -q "statement SLUICE_EVENT=statement .*SLUICE_PATH=function" "$AGENT_LOG" ||
+	fail "no FunctionCall (large objects) seen by the agent"
 checksums restored >"$WORK/sum.restored" || fail "checksums of the restored database failed"
 cmp "$WORK/sum.src" "$WORK/sum.restored" >/dev/null ||
 	fail "restored database differs from the source: $(diff "$WORK/sum.src" "$WORK/sum.restored" | tr '\n' ' ')"

@@ -1,6 +1,6 @@
 # Protocol features through the agent, from the job cgroup: cancel (psql on
 # SIGINT; the job's key is the agent's, not the server's; made-up keys do
-# nothing), LISTEN/NOTIFY, COPY FROM STDIN and TO STDOUT.
+# nothing), LISTEN/NOTIFY, a large NOTICE, COPY FROM STDIN and TO STDOUT.
 . tests/lib.sh
 
 pg_start
@@ -221,6 +221,14 @@ job_psql -c "notify ch2, 'idle-$$'" || fail "notify ch2 failed"
 wait_for "$WORK/idle.out" "^notification ch2 idle-$$\$" 5 ||
 	fail "an idle listener did not get its notification: $(cat "$WORK/idle.out")"
 wait "$RAW" || fail "raw listener failed: $(cat "$WORK/idle.out")"
+
+# ------------------------------------------------------------------- NOTICE
+# A notice larger than the agent's 64 KiB buffer, in the middle of a result.
+job_psql -At -c "select 'before'; do \$\$ begin raise notice 'notice-%', repeat('n', 100000); end \$\$; select 'after'" \
+	>"$WORK/notice.out" 2>"$WORK/notice.err" || fail "notice through the agent failed: $(cut -c1-200 "$WORK/notice.err")"
+grep -q "^NOTICE:  notice-n\{100000\}\$" "$WORK/notice.err" ||
+	fail "100 kB notice not received whole: $(wc -c <"$WORK/notice.err") bytes: $(cut -c1-100 "$WORK/notice.err")"
+[ "$(cat "$WORK/notice.out")" = "$(printf 'before\nafter')" ] || fail "results around the notice: $(cat "$WORK/notice.out")"
 
 # --------------------------------------------------------------------- COPY
 # 100,000 rows in, the same bytes out, through the agent both ways.
