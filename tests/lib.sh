@@ -264,6 +264,17 @@ write_pg_policy() { # FILE LPORT [TLS-MODE [CA]]
 	} > "$f"
 }
 
+# The common stage of PostgreSQL tests: the server, the cgroup /$TAG, the
+# policy with tls.upstream disable, and the agent (with AGENT-WRAPPER...
+# before it, e.g. env SLUICE_DEBUG=1).
+setup_pg() { # [AGENT-WRAPPER...]
+	pg_start
+	LPORT=$(free_port)
+	mk_cgroup "/$TAG"
+	write_pg_policy "$WORK/policy.json" "$LPORT"
+	start_agent "$WORK/policy.json" "$@"
+}
+
 # psql as the job: from cgroup /$TAG, to the usual address, with a password
 # that is wrong on purpose. Extra arguments go to psql.
 job_psql() {

@@ -897,6 +897,31 @@ static ssize_t read_full(int fd, void *buf, size_t len)
 /* probe                                                               */
 /* ------------------------------------------------------------------ */
 
+/* A blocking connection with I/O timeouts; 0, or the exit code to return
+ * (the connect codes of probe, 1 for other failures). */
+static int connect_blocking(const struct endpoint *ep, int timeout_ms, int *out)
+{
+	int fd = socket(ep->family, SOCK_STREAM | SOCK_CLOEXEC, 0), err;
+
+	if (fd < 0) {
+		errmsg("socket: %s", strerror(errno));
+		return 1;
+	}
+	err = connect_timeout(fd, ep, PROBE_TIMEOUT_MS);
+	if (err != 0) {
+		fprintf(stderr, "connect: %s\n", strerror(err));
+		close(fd);
+		return connect_exit_code(err);
+	}
+	if (set_io_timeouts(fd, timeout_ms) != 0) {
+		errmsg("setsockopt(SO_RCVTIMEO/SO_SNDTIMEO): %s", strerror(errno));
+		close(fd);
+		return 1;
+	}
+	*out = fd;
+	return 0;
+}
+
 static int probe_report(int fd)
 {
 	struct sockaddr_storage peer, local;
@@ -980,29 +1005,16 @@ static int cmd_probe(int argc, char **argv)
 	struct opt opts[] = { { "family", NULL }, { "exec-after-connect", NULL } };
 	const char *pos[2];
 	struct endpoint ep;
-	int family, fd, err, rc;
+	int family, fd, rc;
 
 	if (parse_args(argc, argv, addr_port_names, pos, 2, opts, 2) != 0 ||
 	    parse_family(opts[0].value, &family) != 0 ||
 	    parse_endpoint(pos[0], pos[1], family, &ep) != 0)
 		return EXIT_USAGE;
 
-	fd = socket(ep.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		errmsg("socket: %s", strerror(errno));
-		return 1;
-	}
-	err = connect_timeout(fd, &ep, PROBE_TIMEOUT_MS);
-	if (err != 0) {
-		fprintf(stderr, "connect: %s\n", strerror(err));
-		close(fd);
-		return connect_exit_code(err);
-	}
-	if (set_io_timeouts(fd, PROBE_TIMEOUT_MS) != 0) {
-		errmsg("setsockopt(SO_RCVTIMEO/SO_SNDTIMEO): %s", strerror(errno));
-		close(fd);
-		return 1;
-	}
+	rc = connect_blocking(&ep, PROBE_TIMEOUT_MS, &fd);
+	if (rc != 0)
+		return rc;
 	if (opts[1].value)
 		return probe_then_exec(fd, opts[1].value);
 	rc = probe_report(fd) != 0 ? 1 : probe_echo(fd);
@@ -1564,18 +1576,9 @@ static int cmd_send(int argc, char **argv)
 	if (parse_args(argc, argv, addr_port_names, pos, 2, NULL, 0) != 0 ||
 	    parse_endpoint(pos[0], pos[1], 0, &ep) != 0)
 		return EXIT_USAGE;
-	fd = socket(ep.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		errmsg("socket: %s", strerror(errno));
-		return 1;
-	}
-	err = connect_timeout(fd, &ep, PROBE_TIMEOUT_MS);
-	if (err != 0) {
-		fprintf(stderr, "connect: %s\n", strerror(err));
-		close(fd);
-		return connect_exit_code(err);
-	}
-	set_io_timeouts(fd, 10000);
+	err = connect_blocking(&ep, 10000, &fd);
+	if (err != 0)
+		return err;
 	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0)
 		if (write_all(fd, buf, (size_t)n) != 0)
 			break; /* the peer may hang up mid-way: read what it said */

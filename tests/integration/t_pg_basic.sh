@@ -2,11 +2,7 @@
 # password ignored, rotation of the password file, statement events.
 . tests/lib.sh
 
-pg_start
-LPORT=$(free_port)
-mk_cgroup "/$TAG"
-write_pg_policy "$WORK/policy.json" "$LPORT"
-start_agent "$WORK/policy.json" env SLUICE_DEBUG=1
+setup_pg env SLUICE_DEBUG=1
 
 # The job's wrong password does not matter: the agent logs in as "app".
 out=$(job_psql -At -c "select current_user, current_database()") || fail "psql through the agent failed"

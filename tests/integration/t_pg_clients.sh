@@ -5,11 +5,7 @@
 # database with the same content as the source.
 . tests/lib.sh
 
-pg_start
-LPORT=$(free_port)
-mk_cgroup "/$TAG"
-write_pg_policy "$WORK/policy.json" "$LPORT"
-start_agent "$WORK/policy.json" env SLUICE_DEBUG=1
+setup_pg env SLUICE_DEBUG=1
 APP_PW=$(cat "$WORK/app.pw")
 
 # A client binary run as the job: from the cgroup, to the server's address,

@@ -3,11 +3,7 @@
 # nothing), LISTEN/NOTIFY, a large NOTICE, COPY FROM STDIN and TO STDOUT.
 . tests/lib.sh
 
-pg_start
-LPORT=$(free_port)
-mk_cgroup "/$TAG"
-write_pg_policy "$WORK/policy.json" "$LPORT"
-start_agent "$WORK/policy.json"
+setup_pg
 APP_PW=$(cat "$WORK/app.pw")
 PY=$(command -v python3) || fail "python3 not found"
 

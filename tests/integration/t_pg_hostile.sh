@@ -3,11 +3,7 @@
 # healthy session runs through all of it.
 . tests/lib.sh
 
-pg_start
-LPORT=$(free_port)
-mk_cgroup "/$TAG"
-write_pg_policy "$WORK/policy.json" "$LPORT"
-start_agent "$WORK/policy.json"
+setup_pg
 
 # The healthy session: several statements spread over the attacks.
 job_psql -At -c "select pg_sleep(2)" -c "select 'still'" -c "select pg_sleep(2)" \
