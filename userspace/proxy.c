@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -94,6 +95,15 @@ static void close_reset(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
+}
+
+/* The agent forwards what each end already chose to send together; Nagle
+ * would only hold the last piece of a response back. */
+static void no_delay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 /* journald fields of a session, with the identity facts. */
@@ -456,6 +466,7 @@ static int upstream_connect(struct session *s)
 	if (fd < 0)
 		return -errno;
 	s->io[SIDE_UPSTREAM].fd = fd;
+	no_delay(fd);
 	if (datapath_mark_upstream(s->proxy->datapath, fd))
 		return -EPERM;
 	if (connect(fd, (struct sockaddr *)&s->dst, len) && errno != EINPROGRESS)
@@ -542,6 +553,7 @@ static struct session *session_new(struct proxy *px, int fd)
 	s->proxy = px;
 	s->io[SIDE_CLIENT].fd = fd;
 	s->io[SIDE_UPSTREAM].fd = -1;
+	no_delay(fd);
 	s->max_cap = px->policy->agent.max_message_bytes > cap
 			     ? px->policy->agent.max_message_bytes + 64 : cap;
 	for (int i = 0; i < 2; i++) {

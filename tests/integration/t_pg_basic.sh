@@ -31,6 +31,20 @@ out=$(job_psql -c "select 1" 2>&1) && fail "a world-readable password file was u
 grep -q "readable by group or others" "$AGENT_LOG" || fail "no log of the refused password file"
 chmod 0600 "$WORK/app.pw"
 
+# md5 and cleartext, as pg_hba.conf may ask for them.
+for method in md5 password; do
+	sed -i "/^host.*app.*sluice-test-method/d" "$PGDATA/pg_hba.conf"
+	sed -i "1i host all app 127.0.0.0/8 $method # sluice-test-method" "$PGDATA/pg_hba.conf"
+	pg_super -c "set password_encryption = 'md5'" -c "alter role app password 'rotated-$$'" \
+		-c "select pg_reload_conf()" >/dev/null || fail "switch to $method"
+	out=$(job_psql -At -c "select '$method ok'") || fail "psql with $method authentication failed"
+	[ "$out" = "$method ok" ] || fail "$method: $out"
+	grep -q "authenticated to target orders-db as app ($method, no TLS)" "$AGENT_LOG" ||
+		fail "the agent did not use $method"
+done
+sed -i "/sluice-test-method/d" "$PGDATA/pg_hba.conf"
+pg_super -c "alter role app password 'rotated-$$'" -c "select pg_reload_conf()" >/dev/null
+
 # Statement events: simple query, and the extended protocol with a parameter.
 job_psql -c "create table t (id int, secret text)" -c "insert into t values (1, 'x')" || fail "create"
 job_psql -c "select id, secret as s from t where id = \$1" >/dev/null 2>&1
