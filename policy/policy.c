@@ -1133,15 +1133,38 @@ static void parse_tls(struct ctx *c, const cJSON *j, const char *path,
 		errf(c, sub, "required when upstream is \"verify-full\"");
 }
 
+static void strv_free(struct policy_strv *s);
+
+/* In the order of enum policy_auth's bits. */
+static const char *const auth_methods[] = { "scram-sha-256", "md5", "password", NULL };
+
+static bool check_auth_method(struct ctx *c, const char *path, const char *s)
+{
+	for (size_t i = 0; auth_methods[i]; i++)
+		if (!strcmp(s, auth_methods[i]))
+			return true;
+	errf(c, path, "expected \"scram-sha-256\", \"md5\" or \"password\"");
+	return false;
+}
+
 static void parse_credentials(struct ctx *c, const cJSON *j, const char *path,
 			      struct policy_target *t)
 {
-	static const char *const keys[] = { "user", "password_file", NULL };
+	static const char *const keys[] = { "user", "password_file", "methods", NULL };
+	struct policy_strv methods = { 0 };
 
 	check_keys(c, j, path, keys);
 	str_copy(c, j, path, "user", OPTIONAL, check_name, &t->cred_user);
 	str_copy(c, j, path, "password_file", OPTIONAL, check_abs_path,
 		 &t->cred_password_file);
+	strv_field(c, j, path, "methods", OPTIONAL, check_auth_method, &methods);
+	if (methods.n)
+		t->cred_methods = 0;
+	for (size_t i = 0; i < methods.n; i++)
+		for (size_t m = 0; methods.v[i] && auth_methods[m]; m++)
+			if (!strcmp(methods.v[i], auth_methods[m]))
+				t->cred_methods |= 1u << m;
+	strv_free(&methods);
 }
 
 static void parse_target(struct ctx *c, const cJSON *j, const char *path, void *out)
@@ -1155,6 +1178,7 @@ static void parse_target(struct ctx *c, const cJSON *j, const char *path, void *
 	enum addr_err e;
 	int proto;
 
+	t->cred_methods = POLICY_AUTH_SCRAM;
 	check_keys(c, j, path, keys);
 	str_copy(c, j, path, "name", REQUIRED, check_name, &t->name);
 	proto = enum_field(c, j, path, "protocol", REQUIRED, protocols, -1);

@@ -50,6 +50,13 @@ enum policy_tls_upstream {
 	POLICY_TLS_VERIFY_FULL,
 };
 
+/* Authentication methods the agent may use toward a target. */
+enum policy_auth {
+	POLICY_AUTH_SCRAM = 1u << 0,    /* "scram-sha-256" (the default) */
+	POLICY_AUTH_MD5 = 1u << 1,      /* "md5" */
+	POLICY_AUTH_PASSWORD = 1u << 2, /* "password": cleartext */
+};
+
 struct policy_target {
 	char *name;
 	enum policy_protocol protocol;
@@ -58,6 +65,7 @@ struct policy_target {
 	char *tls_ca;                          /* or NULL */
 	char *cred_user;                       /* or NULL */
 	char *cred_password_file;              /* or NULL */
+	unsigned cred_methods;                 /* enum policy_auth bits */
 };
 
 /* Facts an identity's "match" compares with fnmatch(3) globs; a NULL field

@@ -15,9 +15,14 @@
 #define SCRAM_KEY 32       /* SHA-256 */
 #define SCRAM_NONCE 18     /* raw bytes: 24 base64 characters */
 #define SCRAM_MSG 1024     /* bound on any message of the exchange */
-#define SCRAM_MAX_ITER 10000000
+/* Key derivation runs on the event loop: a server asking for more would
+ * stall every session (10M iterations take seconds). */
+#define SCRAM_MAX_ITER 100000
+
+enum scram_step { SCRAM_FIRST_SENT, SCRAM_FINAL_SENT, SCRAM_VERIFIED };
 
 struct pg_scram {
+	enum scram_step step;
 	char *password;
 	uint8_t cbind[64];
 	size_t cbind_len;
@@ -67,7 +72,7 @@ void pg_md5_response(const char *user, const char *password, const uint8_t salt[
 }
 
 int pg_scram_new(const char *password, const uint8_t *cbind, size_t cbind_len,
-		 struct pg_scram **out)
+		 bool tls, struct pg_scram **out)
 {
 	uint8_t nonce[SCRAM_NONCE];
 	char nonce64[2 * SCRAM_NONCE + 4];
@@ -90,7 +95,9 @@ int pg_scram_new(const char *password, const uint8_t *cbind, size_t cbind_len,
 		s->cbind_len = cbind_len;
 		snprintf(s->gs2, sizeof(s->gs2), "p=tls-server-end-point,,");
 	} else {
-		snprintf(s->gs2, sizeof(s->gs2), "n,,");
+		/* "y": we could bind, the server did not offer it. A server that
+		 * does support -PLUS then knows the offer was stripped. */
+		snprintf(s->gs2, sizeof(s->gs2), tls ? "y,," : "n,,");
 	}
 	/* PostgreSQL ignores the SCRAM user name; it uses the startup user. */
 	snprintf(s->first_bare, sizeof(s->first_bare), "n=,r=%s", nonce64);
@@ -119,6 +126,59 @@ const char *pg_scram_mechanism(const struct pg_scram *s)
 const char *pg_scram_client_first(struct pg_scram *s)
 {
 	return s->first;
+}
+
+bool pg_scram_verified(const struct pg_scram *s)
+{
+	return s->step == SCRAM_VERIFIED;
+}
+
+/* SaltedPassword is the costly part (PBKDF2) and the same for every
+ * session of a target until its password or the role's salt changes: keep
+ * the last few, keyed by a digest of all three. */
+#define SALT_CACHE 16
+
+static struct {
+	uint8_t key[SCRAM_KEY];
+	uint8_t salted[SCRAM_KEY];
+	bool used;
+} salt_cache[SALT_CACHE];
+static unsigned salt_cache_next;
+
+static int salted_password(const char *password, const uint8_t *salt, size_t salt_len,
+			   int iterations, uint8_t out[SCRAM_KEY])
+{
+	uint8_t key[SCRAM_KEY];
+	unsigned klen = SCRAM_KEY;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+		 EVP_DigestUpdate(ctx, password, strlen(password) + 1) &&
+		 EVP_DigestUpdate(ctx, &iterations, sizeof(iterations)) &&
+		 EVP_DigestUpdate(ctx, salt, salt_len) && EVP_DigestFinal_ex(ctx, key, &klen);
+
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -EIO;
+	for (unsigned i = 0; i < SALT_CACHE; i++) {
+		if (salt_cache[i].used && !CRYPTO_memcmp(salt_cache[i].key, key, SCRAM_KEY)) {
+			memcpy(out, salt_cache[i].salted, SCRAM_KEY);
+			return 0;
+		}
+	}
+	if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len,
+			       iterations, EVP_sha256(), SCRAM_KEY, out))
+		return -EIO;
+	memcpy(salt_cache[salt_cache_next].key, key, SCRAM_KEY);
+	memcpy(salt_cache[salt_cache_next].salted, out, SCRAM_KEY);
+	salt_cache[salt_cache_next].used = true;
+	salt_cache_next = (salt_cache_next + 1) % SALT_CACHE;
+	return 0;
+}
+
+void pg_scram_clear_cache(void)
+{
+	OPENSSL_cleanse(salt_cache, sizeof(salt_cache));
+	salt_cache_next = 0;
 }
 
 /* Value of attribute "k=" in a comma-separated SCRAM message, or NULL. */
@@ -166,6 +226,8 @@ static int b64_decode(const char *in, uint8_t *out, size_t cap, size_t *len)
 	/* EVP_DecodeBlock counts padding as data. */
 	while (n && in[--n] == '=')
 		got--;
+	if (got < 0)
+		return -EBADMSG;
 	*len = (size_t)got;
 	return 0;
 }
@@ -183,7 +245,7 @@ int pg_scram_client_final(struct pg_scram *s, const char *server_first, size_t l
 	char *end;
 	int err = -EBADMSG;
 
-	if (len >= sizeof(msg) || memchr(server_first, 0, len))
+	if (s->step != SCRAM_FIRST_SENT || len >= sizeof(msg) || memchr(server_first, 0, len))
 		return -EBADMSG;
 	memcpy(msg, server_first, len);
 	msg[len] = '\0';
@@ -198,8 +260,7 @@ int pg_scram_client_final(struct pg_scram *s, const char *server_first, size_t l
 		return -EBADMSG;
 	if (b64_decode(salt64, salt, sizeof(salt), &salt_len) || !salt_len)
 		return -EBADMSG;
-	if (!PKCS5_PBKDF2_HMAC(s->password, (int)strlen(s->password), salt, (int)salt_len,
-			       (int)iterations, EVP_sha256(), SCRAM_KEY, s->salted))
+	if (salted_password(s->password, salt, salt_len, (int)iterations, s->salted))
 		return -EIO;
 
 	memcpy(cbind_input, s->gs2, gs2_len);
@@ -225,6 +286,7 @@ int pg_scram_client_final(struct pg_scram *s, const char *server_first, size_t l
 	if (fits(sizeof(s->final),
 		 snprintf(s->final, sizeof(s->final), "%s,p=%s", final_bare, proof64))) {
 		*client_final = s->final;
+		s->step = SCRAM_FINAL_SENT;
 		err = 0;
 	}
 out:
@@ -240,7 +302,7 @@ int pg_scram_verify_server(struct pg_scram *s, const char *server_final, size_t 
 	size_t got_len;
 	int err = -EBADMSG;
 
-	if (len >= sizeof(msg) || memchr(server_final, 0, len))
+	if (s->step != SCRAM_FINAL_SENT || len >= sizeof(msg) || memchr(server_final, 0, len))
 		return -EBADMSG;
 	memcpy(msg, server_final, len);
 	msg[len] = '\0';
@@ -250,8 +312,10 @@ int pg_scram_verify_server(struct pg_scram *s, const char *server_final, size_t 
 	if (hmac(s->salted, SCRAM_KEY, "Server Key", 10, server_key) ||
 	    hmac(server_key, SCRAM_KEY, s->auth_message, strlen(s->auth_message), expect))
 		err = -EIO;
-	else if (!CRYPTO_memcmp(expect, got, SCRAM_KEY))
+	else if (!CRYPTO_memcmp(expect, got, SCRAM_KEY)) {
+		s->step = SCRAM_VERIFIED;
 		err = 0;
+	}
 	OPENSSL_cleanse(server_key, sizeof(server_key));
 	return err;
 }

@@ -13,6 +13,7 @@
 #ifndef SLUICE_PG_AUTH_H
 #define SLUICE_PG_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,9 +26,10 @@ void pg_md5_response(const char *user, const char *password, const uint8_t salt[
 struct pg_scram;
 
 /* Start an exchange. cbind (may be NULL) is the tls-server-end-point hash
- * of the server certificate: when given, SCRAM-SHA-256-PLUS is used. */
+ * of the server certificate: when given, SCRAM-SHA-256-PLUS is used. tls
+ * says the connection is TLS (so channel binding was possible). */
 int pg_scram_new(const char *password, const uint8_t *cbind, size_t cbind_len,
-		 struct pg_scram **out);
+		 bool tls, struct pg_scram **out);
 void pg_scram_free(struct pg_scram *s);
 
 /* The mechanism name to send in SASLInitialResponse. */
@@ -40,7 +42,15 @@ const char *pg_scram_client_first(struct pg_scram *s);
 int pg_scram_client_final(struct pg_scram *s, const char *server_first, size_t len,
 			  const char **client_final);
 
-/* Verify server-final-message ("v=..."). */
+/* Verify server-final-message ("v=..."). Steps must come in order. */
 int pg_scram_verify_server(struct pg_scram *s, const char *server_final, size_t len);
+
+/* Has the server proved it knows the password? AuthenticationOk before
+ * that is a server (or someone in the path) skipping the proof. */
+bool pg_scram_verified(const struct pg_scram *s);
+
+/* Forget the cached salted passwords (at exit). Derived keys of recent
+ * (password, salt, iterations) are cached: PBKDF2 runs on the event loop. */
+void pg_scram_clear_cache(void);
 
 #endif

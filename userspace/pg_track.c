@@ -3,10 +3,12 @@
 #include "pg_track.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_COLUMNS 1664 /* PostgreSQL's own limit on a target list */
+#define MAX_BYTES (16u << 20) /* statement texts and parameters per session */
 
 /* A prepared statement, or a portal (with its statement's text and the
  * bound parameters copied from Bind). */
@@ -16,15 +18,32 @@ struct named {
 	char *statement;          /* portals: the statement name */
 	struct pg_param *params;  /* portals */
 	uint8_t *param_data;
+	size_t param_bytes;
 	uint16_t nparams;
 	struct named *next;
+};
+
+/* A frontend request the server has not answered yet. Prepared statements
+ * and portals change only when the server confirms (ParseComplete,
+ * BindComplete, CloseComplete): a Parse it rejects, or one it skips after
+ * an error, must not change what later statements are taken to be. */
+enum op_kind { OP_PARSE, OP_BIND, OP_CLOSE_STATEMENT, OP_CLOSE_PORTAL, OP_SYNC };
+
+struct op {
+	enum op_kind kind;
+	struct named *named; /* OP_PARSE, OP_BIND */
+	char *name;          /* OP_CLOSE_* */
+	struct op *next;
 };
 
 struct pg_track {
 	const struct pg_observer *obs;
 	void *ctx;
-	struct named *statements, *portals;
+	struct named *statements, *portals;   /* confirmed */
 	unsigned nstatements, nportals;
+	struct op *head, *tail;               /* pending, in order */
+	unsigned nops;
+	size_t bytes;                         /* texts and parameters held */
 	struct pg_column *columns;
 };
 
@@ -65,10 +84,24 @@ static void list_clear(struct named **list, unsigned *count)
 	*count = 0;
 }
 
+static void op_free(struct op *o)
+{
+	if (o->named)
+		named_free(o->named);
+	free(o->name);
+	free(o);
+}
+
 void pg_track_free(struct pg_track *t)
 {
 	if (!t)
 		return;
+	while (t->head) {
+		struct op *o = t->head;
+
+		t->head = o->next;
+		op_free(o);
+	}
 	list_clear(&t->statements, &t->nstatements);
 	list_clear(&t->portals, &t->nportals);
 	free(t->columns);
@@ -83,30 +116,105 @@ static struct named **list_find(struct named **list, const char *name)
 	return NULL;
 }
 
-static void list_remove(struct named **list, unsigned *count, const char *name)
+static size_t named_size(const struct named *n);
+
+/* Remove name from the list; the bytes it held. */
+static size_t list_remove(struct named **list, unsigned *count, const char *name)
 {
 	struct named **p = list_find(list, name), *n;
+	size_t size;
 
 	if (!p)
-		return;
+		return 0;
 	n = *p;
 	*p = n->next;
+	size = named_size(n);
 	named_free(n);
 	(*count)--;
+	return size;
 }
 
-/* Put n in the list, replacing one of the same name. */
-static int list_put(struct named **list, unsigned *count, struct named *n)
+/* Put n in the list, replacing one of the same name; the bytes of the one
+ * replaced. */
+static size_t list_put(struct named **list, unsigned *count, struct named *n)
 {
-	list_remove(list, count, n->name);
-	if (*count >= PG_TRACK_MAX_STATEMENTS) {
-		named_free(n);
-		return -ENOSPC;
-	}
+	size_t replaced = list_remove(list, count, n->name);
+
 	n->next = *list;
 	*list = n;
 	(*count)++;
+	return replaced;
+}
+
+static size_t named_size(const struct named *n)
+{
+	return (n->text ? strlen(n->text) : 0) + n->param_bytes + strlen(n->name);
+}
+
+static int push(struct pg_track *t, enum op_kind kind, struct named *n, const char *name)
+{
+	struct op *o;
+
+	if (t->nops >= PG_TRACK_MAX_STATEMENTS || (n && t->bytes + named_size(n) > MAX_BYTES)) {
+		if (n)
+			named_free(n);
+		return -ENOSPC;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o || (name && !(o->name = strdup(name)))) {
+		free(o);
+		if (n)
+			named_free(n);
+		return -ENOMEM;
+	}
+	o->kind = kind;
+	o->named = n;
+	if (n)
+		t->bytes += named_size(n);
+	if (t->tail)
+		t->tail->next = o;
+	else
+		t->head = o;
+	t->tail = o;
+	t->nops++;
 	return 0;
+}
+
+static struct op *pop(struct pg_track *t)
+{
+	struct op *o = t->head;
+
+	if (!o)
+		return NULL;
+	t->head = o->next;
+	if (!t->head)
+		t->tail = NULL;
+	t->nops--;
+	return o;
+}
+
+/* The statement or portal a name will mean when the server gets to the
+ * next request: the latest pending Parse/Bind or Close of it, else the
+ * confirmed one. (A pending one the server rejects takes the requests
+ * after it down with it, up to the next Sync.) */
+static const struct named *lookup(const struct pg_track *t, bool portal, const char *name)
+{
+	enum op_kind put = portal ? OP_BIND : OP_PARSE;
+	enum op_kind close = portal ? OP_CLOSE_PORTAL : OP_CLOSE_STATEMENT;
+	const struct named *found = NULL;
+	struct named *const *confirmed;
+	bool seen = false;
+
+	for (const struct op *o = t->head; o; o = o->next) {
+		if (o->kind == put && !strcmp(o->named->name, name))
+			found = o->named, seen = true;
+		else if (o->kind == close && !strcmp(o->name, name))
+			found = NULL, seen = true;
+	}
+	if (seen)
+		return found;
+	confirmed = list_find((struct named **)(portal ? &t->portals : &t->statements), name);
+	return confirmed ? *confirmed : NULL;
 }
 
 static int on_parse(struct pg_track *t, struct pg_reader *r)
@@ -122,7 +230,7 @@ static int on_parse(struct pg_track *t, struct pg_reader *r)
 			named_free(n);
 		return -ENOMEM;
 	}
-	return list_put(&t->statements, &t->nstatements, n);
+	return push(t, OP_PARSE, n, NULL);
 }
 
 /* Bind: portal, statement, parameter formats, parameters, result formats. */
@@ -139,6 +247,7 @@ static int read_bind(struct pg_reader *r, struct named *n, const uint8_t *body, 
 	if (!n->param_data || !n->params)
 		return -ENOMEM;
 	memcpy(n->param_data, body, len);
+	n->param_bytes = len;
 	for (int i = 0; i < nparams; i++) {
 		struct pg_param *p = &n->params[i];
 		const uint8_t *v;
@@ -160,15 +269,16 @@ static int read_bind(struct pg_reader *r, struct named *n, const uint8_t *body, 
 static int on_bind(struct pg_track *t, const struct pg_msg *m, struct pg_reader *r)
 {
 	const char *portal = pg_get_str(r), *stmt = pg_get_str(r);
-	struct named **s, *n;
+	const struct named *s;
+	struct named *n;
 	int err;
 
 	if (r->bad)
 		return -EBADMSG;
-	s = list_find(&t->statements, stmt);
+	s = lookup(t, false, stmt);
 	n = calloc(1, sizeof(*n));
 	if (!n || !(n->name = strdup(portal)) || !(n->statement = strdup(stmt)) ||
-	    (s && !(n->text = strdup((*s)->text)))) {
+	    (s && !(n->text = strdup(s->text)))) {
 		if (n)
 			named_free(n);
 		return -ENOMEM;
@@ -178,23 +288,23 @@ static int on_bind(struct pg_track *t, const struct pg_msg *m, struct pg_reader 
 		named_free(n);
 		return err;
 	}
-	return list_put(&t->portals, &t->nportals, n);
+	return push(t, OP_BIND, n, NULL);
 }
 
 static int on_execute(struct pg_track *t, struct pg_reader *r)
 {
 	const char *portal = pg_get_str(r);
-	struct named **p;
+	const struct named *p;
 	struct pg_statement st = { .path = PG_PATH_EXTENDED, .portal = portal };
 
 	if (r->bad)
 		return -EBADMSG;
-	p = list_find(&t->portals, portal);
+	p = lookup(t, true, portal);
 	if (p) {
-		st.text = (*p)->text;
-		st.statement = (*p)->statement;
-		st.nparams = (*p)->nparams;
-		st.params = (*p)->params;
+		st.text = p->text;
+		st.statement = p->statement;
+		st.nparams = p->nparams;
+		st.params = p->params;
 	}
 	if (t->obs->statement)
 		t->obs->statement(t->ctx, &st);
@@ -208,11 +318,7 @@ static int on_close(struct pg_track *t, struct pg_reader *r)
 
 	if (r->bad || (what != 'S' && what != 'P'))
 		return -EBADMSG;
-	if (what == 'S')
-		list_remove(&t->statements, &t->nstatements, name);
-	else
-		list_remove(&t->portals, &t->nportals, name);
-	return 0;
+	return push(t, what == 'S' ? OP_CLOSE_STATEMENT : OP_CLOSE_PORTAL, NULL, name);
 }
 
 int pg_track_frontend(struct pg_track *t, const struct pg_msg *m)
@@ -228,7 +334,7 @@ int pg_track_frontend(struct pg_track *t, const struct pg_msg *m)
 			return -EBADMSG;
 		if (t->obs->statement)
 			t->obs->statement(t->ctx, &st);
-		return 0;
+		return push(t, OP_SYNC, NULL, NULL);
 	case 'P':
 		return on_parse(t, &r);
 	case 'B':
@@ -237,6 +343,8 @@ int pg_track_frontend(struct pg_track *t, const struct pg_msg *m)
 		return on_execute(t, &r);
 	case 'C':
 		return on_close(t, &r);
+	case 'S':
+		return push(t, OP_SYNC, NULL, NULL);
 	case 'F':
 		st.path = PG_PATH_FUNCTION;
 		st.function_oid = (uint32_t)pg_get_i32(&r);
@@ -244,7 +352,7 @@ int pg_track_frontend(struct pg_track *t, const struct pg_msg *m)
 			return -EBADMSG;
 		if (t->obs->statement)
 			t->obs->statement(t->ctx, &st);
-		return 0;
+		return push(t, OP_SYNC, NULL, NULL);
 	default:
 		return 0;
 	}
@@ -274,6 +382,51 @@ static int on_row_description(struct pg_track *t, struct pg_reader *r)
 	return 0;
 }
 
+/* The server confirmed the request at the head of the queue. */
+static int confirm(struct pg_track *t, enum op_kind kind)
+{
+	struct op *o;
+
+	if (!t->head || t->head->kind != kind)
+		return -EBADMSG;
+	if ((kind == OP_PARSE && t->nstatements >= PG_TRACK_MAX_STATEMENTS) ||
+	    (kind == OP_BIND && t->nportals >= PG_TRACK_MAX_STATEMENTS))
+		return -ENOSPC;
+	o = pop(t);
+	switch (kind) {
+	case OP_PARSE: /* its bytes were counted when it was queued */
+		t->bytes -= list_put(&t->statements, &t->nstatements, o->named);
+		o->named = NULL;
+		break;
+	case OP_BIND:
+		t->bytes -= list_put(&t->portals, &t->nportals, o->named);
+		o->named = NULL;
+		break;
+	case OP_CLOSE_STATEMENT:
+		t->bytes -= list_remove(&t->statements, &t->nstatements, o->name);
+		break;
+	case OP_CLOSE_PORTAL:
+		t->bytes -= list_remove(&t->portals, &t->nportals, o->name);
+		break;
+	case OP_SYNC:
+		break;
+	}
+	op_free(o);
+	return 0;
+}
+
+/* After an error the server skips everything up to the next Sync. */
+static void discard_to_sync(struct pg_track *t)
+{
+	while (t->head && t->head->kind != OP_SYNC) {
+		struct op *o = pop(t);
+
+		if (o->named)
+			t->bytes -= named_size(o->named);
+		op_free(o);
+	}
+}
+
 int pg_track_backend(struct pg_track *t, const struct pg_msg *m)
 {
 	struct pg_reader r = pg_reader_of(m);
@@ -288,6 +441,27 @@ int pg_track_backend(struct pg_track *t, const struct pg_msg *m)
 			return -EBADMSG;
 		if (t->obs->command_complete)
 			t->obs->command_complete(t->ctx, tag);
+		return 0;
+	case '1':
+		return confirm(t, OP_PARSE);
+	case '2':
+		return confirm(t, OP_BIND);
+	case '3':
+		return t->head && t->head->kind == OP_CLOSE_PORTAL ? confirm(t, OP_CLOSE_PORTAL)
+								    : confirm(t, OP_CLOSE_STATEMENT);
+	case 'E':
+		discard_to_sync(t);
+		return 0;
+	case 'Z':
+		if (t->head && t->head->kind == OP_SYNC)
+			confirm(t, OP_SYNC);
+		/* Outside a transaction no portal the server confirmed survives;
+		 * Binds still pending are not touched. */
+		if (pg_get_u8(&r) == 'I') {
+			for (struct named *n = t->portals; n; n = n->next)
+				t->bytes -= named_size(n);
+			list_clear(&t->portals, &t->nportals);
+		}
 		return 0;
 	default:
 		return 0;

@@ -165,7 +165,10 @@ static int fail(struct session *s, const char *sqlstate, const char *fmt, ...)
 	pg_put_error(&b, 'E', "FATAL", sqlstate, msg, NULL, NULL);
 	state(s)->phase = PG_DONE;
 	log_warn("session %s: %s", s->id, msg);
-	if (b.bad || proxy_inject(s, SIDE_CLIENT, out, b.len))
+	/* Inside a row still streaming to the job the error would corrupt it:
+	 * the session ends with a reset instead. */
+	if (state(s)->streaming[SIDE_UPSTREAM] || b.bad ||
+	    proxy_inject(s, SIDE_CLIENT, out, b.len))
 		return -EPROTO;
 	proxy_finish(s, "protocol error sent to the client");
 	return 0;
@@ -301,7 +304,8 @@ static int start_sasl(struct session *s, struct pg_reader *r)
 	if (!plus && !plain)
 		return fail(s, "28000", "sluice: target \"%s\" offers no SASL mechanism sluice "
 			    "supports", target(s)->name);
-	err = pg_scram_new(st->password, plus ? cbind : NULL, plus ? cbind_len : 0, &st->scram);
+	err = pg_scram_new(st->password, plus ? cbind : NULL, plus ? cbind_len : 0,
+			   s->io[SIDE_UPSTREAM].ssl != NULL, &st->scram);
 	if (err)
 		return err;
 	st->auth_method = pg_scram_mechanism(st->scram);
@@ -320,6 +324,13 @@ static int on_auth_request(struct session *s, const struct pg_msg *m)
 
 	if (r.bad)
 		return violation(s, SIDE_UPSTREAM, "malformed authentication request");
+	if ((code == PG_AUTH_CLEARTEXT && !(target(s)->cred_methods & POLICY_AUTH_PASSWORD)) ||
+	    (code == PG_AUTH_MD5 && !(target(s)->cred_methods & POLICY_AUTH_MD5)) ||
+	    (code == PG_AUTH_SASL && !(target(s)->cred_methods & POLICY_AUTH_SCRAM)))
+		return fail(s, "28000", "sluice: target \"%s\" asks for %s authentication, which "
+			    "its credentials.methods does not allow", target(s)->name,
+			    code == PG_AUTH_CLEARTEXT ? "password" : code == PG_AUTH_MD5 ? "md5"
+										  : "SCRAM");
 	switch (code) {
 	case PG_AUTH_CLEARTEXT:
 		st->auth_method = "password";
@@ -378,6 +389,9 @@ static int upstream_auth(struct session *s, struct relay_buf *b, const struct pg
 	const char *why;
 
 	if (m->type == 'R' && m->body_len == 4 && !memcmp(m->body, "\0\0\0\0", 4)) {
+		if (st->scram && !pg_scram_verified(st->scram))
+			return fail(s, "28000", "sluice: target \"%s\" accepted the login without "
+				    "proving it knows the password (SCRAM)", target(s)->name);
 		log_info("session %s: authenticated to target %s as %s (%s, %s)", s->id,
 			 target(s)->name, target(s)->cred_user,
 			 st->auth_method ? st->auth_method : "trust",
@@ -467,6 +481,28 @@ static int on_cancel_request(struct session *s, const struct pg_msg *m)
 	return proxy_inject(s, SIDE_UPSTREAM, out, b.len);
 }
 
+/* What a job may set at startup. "replication" would open a session whose
+ * commands and streams the agent does not follow; "options" could set
+ * anything (-c role=...) before the first statement. */
+static bool startup_parameter_allowed(const char *k)
+{
+	static const char *const allowed[] = {
+		"application_name", "client_encoding", "DateStyle", "TimeZone", "IntervalStyle",
+		"extra_float_digits", "search_path", "datestyle", "timezone", "intervalstyle",
+		"lc_messages", "lc_monetary", "lc_numeric", "lc_time", "statement_timeout",
+		"lock_timeout", "idle_in_transaction_session_timeout", "geqo", "bytea_output",
+		"standard_conforming_strings", "default_transaction_isolation",
+		"default_transaction_read_only", "fallback_application_name", NULL,
+	};
+
+	if (!strncmp(k, "_pq_.", 5))
+		return true; /* protocol options: dropped, never forwarded */
+	for (size_t i = 0; allowed[i]; i++)
+		if (!strcmp(k, allowed[i]))
+			return true;
+	return false;
+}
+
 static int on_startup_message(struct session *s, const struct pg_msg *m, uint32_t version)
 {
 	struct pg_state *st = state(s);
@@ -488,6 +524,9 @@ static int on_startup_message(struct session *s, const struct pg_msg *m, uint32_
 			snprintf(st->user, sizeof(st->user), "%s", v);
 		else if (!strcmp(k, "database"))
 			snprintf(st->database, sizeof(st->database), "%s", v);
+		else if (!startup_parameter_allowed(k))
+			return fail(s, "0A000", "sluice: startup parameter \"%.64s\" is not allowed "
+				    "through sluice", k);
 	}
 	st->startup = malloc(m->body_len + 1);
 	if (!st->startup)
@@ -556,11 +595,15 @@ static int upstream_ssl_answer(struct session *s, struct relay_buf *b)
 		return 0;
 	answer = (char)b->data[b->ready];
 	relay_drop(b, 1);
+	if (b->len > b->ready)
+		return violation(s, SIDE_UPSTREAM, "data after the SSL answer");
 	if (answer == 'S') {
-		if (b->len > b->ready)
-			return violation(s, SIDE_UPSTREAM, "data after the SSL answer");
-		inet_ntop(t->net.v4 ? AF_INET : AF_INET6, t->net.v4 ? t->net.addr + 12 : t->net.addr,
-			  ip, sizeof(ip));
+		/* The address dialled, which for a CIDR target is one of many. */
+		if (s->dst.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)&s->dst)->sin_addr, ip, sizeof(ip));
+		else
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&s->dst)->sin6_addr, ip,
+				  sizeof(ip));
 		state(s)->phase = PG_UPSTREAM_TLS;
 		return proxy_start_tls(s, SIDE_UPSTREAM, pg.upstream[t - pg.policy->targets],
 				       t->tls_upstream == POLICY_TLS_VERIFY_FULL ? ip : NULL);
@@ -759,6 +802,7 @@ static void pg_fini(void)
 	free(pg.upstream);
 	SSL_CTX_free(pg.server);
 	pg_cancel_clear();
+	pg_scram_clear_cache();
 	memset(&pg, 0, sizeof(pg));
 }
 

@@ -158,8 +158,12 @@ static void session_fields(const struct session *s, const char *event,
 
 static void session_free(struct session *s)
 {
-	for (int i = 0; i < 2; i++)
+	/* Injected credentials passed through these buffers. */
+	for (int i = 0; i < 2; i++) {
+		if (s->buf[i].data)
+			explicit_bzero(s->buf[i].data, s->buf[i].cap);
 		free(s->buf[i].data);
+	}
 	free(s);
 }
 
@@ -210,6 +214,13 @@ static void session_touch(struct session *s)
 	}
 }
 
+/* Can a read into b make progress: free space, space to compact, or a
+ * module waiting for a message the buffer may still grow for? */
+static bool has_room(const struct session *s, const struct relay_buf *b)
+{
+	return b->len < b->cap || b->sent > 0 || (b->cap < s->max_cap && b->ready == b->sent);
+}
+
 /* Interest follows the buffers: read a side while its buffer has room and it
  * has not ended; write a side while bytes for it are ready. A TLS side adds
  * what OpenSSL waits for; a side in its handshake waits for nothing else. */
@@ -220,11 +231,9 @@ static void session_update_interest(struct session *s)
 		struct transport *t = &s->io[side];
 		unsigned mask = t->want;
 
-		if (t->state != TRANSPORT_TLS_HANDSHAKE && !s->tls_pending[side]) {
-			if (!s->eof[side] && !s->finishing &&
-			    (in->len < in->cap || in->sent > 0 || in->cap < s->max_cap))
-				mask |= EV_READ;
-		}
+		if (t->state != TRANSPORT_TLS_HANDSHAKE && !s->tls_pending[side] &&
+		    !s->eof[side] && !s->finishing && has_room(s, in))
+			mask |= EV_READ;
 		if (out->ready > out->sent && t->state != TRANSPORT_TLS_HANDSHAKE)
 			mask |= EV_WRITE;
 		ev_set(s->proxy->loop, t->fd, mask);
@@ -364,7 +373,7 @@ static void session_relay(struct session *s, enum proxy_side side, unsigned even
 	/* Bytes OpenSSL already decrypted raise no event: take them now. */
 	for (int i = 0; i < 2 && !err; i++)
 		for (int n = 0; n < 16 && !err && transport_has_pending(&s->io[i]) &&
-				s->buf[i].len < s->buf[i].cap && !s->eof[i]; n++)
+				has_room(s, &s->buf[i]) && !s->eof[i]; n++)
 			if (!(err = pump_read(s, i)))
 				err = pump_write(s, !i);
 	if (err) {

@@ -52,6 +52,7 @@ ssize_t transport_recv(struct transport *t, void *buf, size_t n)
 		return -EAGAIN;
 	t->want = 0;
 	errno = 0;
+	ERR_clear_error(); /* SSL_get_error reads the thread's queue */
 	if (SSL_read_ex(t->ssl, buf, n, &got) == 1)
 		return (ssize_t)got;
 	return tls_result(t, 0);
@@ -72,6 +73,7 @@ ssize_t transport_send(struct transport *t, const void *buf, size_t n)
 		return -EAGAIN;
 	t->want = 0;
 	errno = 0;
+	ERR_clear_error();
 	if (SSL_write_ex(t->ssl, buf, n, &put) == 1)
 		return (ssize_t)put;
 	r = tls_result(t, 0);
@@ -103,6 +105,7 @@ int transport_handshake(struct transport *t)
 
 	t->want = 0;
 	errno = 0;
+	ERR_clear_error();
 	r = SSL_do_handshake(t->ssl);
 	if (r == 1) {
 		t->state = TRANSPORT_TLS;
@@ -123,8 +126,10 @@ bool transport_has_pending(const struct transport *t)
 
 void transport_shutdown_write(struct transport *t)
 {
-	if (t->state == TRANSPORT_TLS)
+	if (t->state == TRANSPORT_TLS) {
+		ERR_clear_error();
 		SSL_shutdown(t->ssl);
+	}
 	shutdown(t->fd, SHUT_WR);
 }
 

@@ -31,7 +31,19 @@ out=$(job_psql -c "select 1" 2>&1) && fail "a world-readable password file was u
 grep -q "readable by group or others" "$AGENT_LOG" || fail "no log of the refused password file"
 chmod 0600 "$WORK/app.pw"
 
-# md5 and cleartext, as pg_hba.conf may ask for them.
+# md5 and cleartext, as pg_hba.conf may ask for them: refused unless the
+# target's credentials.methods allows them.
+sed -i "1i host all app 127.0.0.0/8 md5 # sluice-test-method" "$PGDATA/pg_hba.conf"
+pg_super -c "set password_encryption = 'md5'" -c "alter role app password 'rotated-$$'" \
+	-c "select pg_reload_conf()" >/dev/null || fail "switch to md5"
+out=$(job_psql -c "select 1" 2>&1) && fail "md5 was used though methods does not allow it"
+case "$out" in *'asks for md5 authentication, which its credentials.methods does not allow'*) ;;
+	*) fail "md5 refusal: $out" ;; esac
+stop_agent
+sed -i 's|"password_file": "\([^"]*\)" }|"password_file": "\1", "methods": ["scram-sha-256", "md5", "password"] }|' \
+	"$WORK/policy.json"
+grep -q '"methods"' "$WORK/policy.json" || fail "policy edit"
+start_agent "$WORK/policy.json" env SLUICE_DEBUG=1
 for method in md5 password; do
 	sed -i "/^host.*app.*sluice-test-method/d" "$PGDATA/pg_hba.conf"
 	sed -i "1i host all app 127.0.0.0/8 $method # sluice-test-method" "$PGDATA/pg_hba.conf"

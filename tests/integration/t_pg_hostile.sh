@@ -52,8 +52,43 @@ expect_error out-of-order 'portal "" does not exist'
 # Random bytes.
 head -c 4096 /dev/urandom | hostile random
 
+# A job may not open a replication session or set options through sluice.
+out=$(in_cgroup "/$TAG" env PGPASSWORD=x psql -X "host=127.0.0.2 port=$PGPORT dbname=orders replication=database" \
+	-c "IDENTIFY_SYSTEM" 2>&1) && fail "a replication session went through: $out"
+case "$out" in *'startup parameter "replication" is not allowed'*) ;; *) fail "replication: $out" ;; esac
+
 wait "$HEALTHY" || fail "the healthy session failed: $(cat "$WORK/healthy.out")"
 [ "$(grep -c '^still$\|^healthy$' "$WORK/healthy.out")" -eq 2 ] || fail "healthy session output: $(cat "$WORK/healthy.out")"
 out=$(job_psql -At -c "select 'after'") || fail "a new session after the attacks failed"
 [ "$out" = after ] || fail "new session: $out"
+stop_agent
+
+# A server (or someone in its place) that says AuthenticationOk without the
+# SCRAM proof gets no session.
+FAKE=$(free_port)
+PY=$(command -v python3) || fail "python3 not found"
+"$PY" - "$FAKE" > "$WORK/fake.log" 2>&1 <<'PYEOF' &
+import socket, struct, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.2", int(sys.argv[1]))); s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+n = struct.unpack("!I", c.recv(4))[0]; c.recv(n - 4)            # StartupMessage
+mech = b"SCRAM-SHA-256\0\0"
+c.sendall(b"R" + struct.pack("!II", 8 + len(mech), 10) + mech)  # AuthenticationSASL
+c.recv(65536)                                                    # SASLInitialResponse
+c.sendall(b"R" + struct.pack("!II", 8, 0))                       # AuthenticationOk, no proof
+c.sendall(b"Z" + struct.pack("!I", 5) + b"I")
+print("sent ok", flush=True)
+c.recv(65536)
+PYEOF
+PIDS="$! $PIDS"
+wait_for "$WORK/fake.log" ready || fail "fake server did not start"
+stop_agent
+sed -i "s|\"targets\": \[|\"targets\": [ { \"name\": \"fake-db\", \"protocol\": \"postgres\", \"address\": \"127.0.0.2:$FAKE\", \"credentials\": { \"user\": \"app\", \"password_file\": \"$WORK/app.pw\" } },|; s|\"rules\": \[|\"rules\": [ { \"target\": \"fake-db\", \"roles\": [\"t\"], \"allow\": [\"read\"] },|" "$WORK/policy.json"
+start_agent "$WORK/policy.json"
+out=$(in_cgroup "/$TAG" env PGPASSWORD=x psql -X -h 127.0.0.2 -p "$FAKE" -U x -d orders -c "select 1" 2>&1) &&
+	fail "a session without the server's SCRAM proof went through: $out"
+case "$out" in *'accepted the login without proving it knows the password'*) ;;
+	*) fail "no SCRAM proof: $out" ;; esac
 stop_agent
