@@ -71,4 +71,30 @@ grep -q "SLUICE_PATH=extended SLUICE_STATEMENT=select id, secret as s from t whe
 grep -q "row description SLUICE_SESSION=.* SLUICE_COLUMNS=id:[1-9][0-9]*.1,s:[1-9][0-9]*.2" "$AGENT_LOG" ||
 	fail "no row description with table and column numbers"
 grep -q "command complete .*SLUICE_TAG=INSERT 0 1" "$AGENT_LOG" || fail "no command tag"
+# The statement a portal runs is the one the server accepted: a second
+# Parse of the same name that the server rejects changes nothing.
+PY=$(command -v python3) || fail "python3 not found"
+in_cgroup "/$TAG" "$PY" - "$PGPORT" > "$WORK/confuse.out" 2>&1 <<'PYEOF' || fail "raw client: $(cat "$WORK/confuse.out")"
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.2", int(sys.argv[1])))
+def send(t, body): s.sendall(t + struct.pack("!I", len(body) + 4) + body)
+def until_ready():
+    seen = b""
+    while True:
+        t = s.recv(1); n = struct.unpack("!I", s.recv(4))[0]; body = b""
+        while len(body) < n - 4: body += s.recv(n - 4 - len(body))
+        seen += t
+        if t == b"Z": return seen
+params = b"user\0job\0database\0orders\0\0"
+s.sendall(struct.pack("!II", 8 + len(params), 196608) + params)
+until_ready()
+send(b"P", b"s1\0select 1 as really_ran\0\0\0"); send(b"S", b""); until_ready()
+send(b"P", b"s1\0select 2 as what_the_log_says\0\0\0"); send(b"S", b"")
+assert b"E" in until_ready(), "the duplicate Parse was not refused"
+send(b"B", b"\0s1\0\0\0\0\0\0\0"); send(b"E", b"\0\0\0\0\0"); send(b"S", b"")
+print(until_ready())
+PYEOF
+grep -q "SLUICE_PATH=extended SLUICE_STATEMENT=select 1 as really_ran SLUICE_PREPARED=s1" "$AGENT_LOG" ||
+	fail "the executed statement was not logged as the one the server ran"
+grep -q "what_the_log_says SLUICE_PREPARED" "$AGENT_LOG" && fail "a rejected Parse was taken as the statement"
 stop_agent
