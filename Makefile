@@ -89,6 +89,11 @@ $(BUILD)/tests/test_identity: $(BUILD)/tests/unit/test_identity.o \
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
+$(BUILD)/tests/test_sql_classify: $(BUILD)/tests/unit/test_sql_classify.o \
+		$(BUILD)/policy/sql_classify.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lpg_query -o $@
+
 $(BUILD)/tests/test_policy: $(BUILD)/tests/unit/test_policy.o $(POLICY_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
@@ -106,6 +111,11 @@ build-fuzz/fuzz_pg: $(PG_FUZZ_SRCS) $(wildcard userspace/*.h)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Ibuild $(PG_FUZZ_SRCS) $(PKG_LIBS) -o $@
+
+build-fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c policy/sql_classify.c policy/sql_classify.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_sql.c policy/sql_classify.c $(PKG_LIBS) -lpg_query -o $@
 
 build-fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c policy/policy.c policy/policy.h
 	$(call msg,FUZZ,$@)

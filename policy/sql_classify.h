@@ -36,8 +36,8 @@
  * about 8 KiB, until that thread exits. Don't start a thread per statement:
  * the library takes one pthread key per thread that parses. Parsing needs
  * stack: call from a thread with at least 4 MiB (glibc's default is 8 MiB).
- * Cost: about 5 us for a short statement; long statements cost about 0.3 ms
- * per KiB.
+ * Cost: about 8 us for a pgbench statement (parse 3, cJSON 4, walk 1);
+ * long statements about 0.3 ms per KiB.
  */
 #ifndef SLUICE_SQL_CLASSIFY_H
 #define SLUICE_SQL_CLASSIFY_H

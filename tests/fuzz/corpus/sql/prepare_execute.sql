@@ -1,0 +1,5 @@
+PREPARE del (int) AS DELETE FROM t WHERE id = $1;
+EXECUTE del (nextval('s'));
+EXPLAIN (ANALYZE true, BUFFERS) EXECUTE del (1);
+EXPLAIN (ANALYZE off) UPDATE t SET a = 1;
+DEALLOCATE del;

@@ -1,0 +1,5 @@
+SET ROLE admin; RESET ROLE; SET SESSION AUTHORIZATION DEFAULT;
+SELECT set_config('role', 'x', false), pg_catalog.set_config($1, $2, true);
+GRANT SELECT, UPDATE (a) ON TABLE t TO ci WITH GRANT OPTION; REVOKE admin FROM ci;
+ALTER TABLE t OWNER TO r; ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+CREATE POLICY p ON t FOR SELECT USING (owner = current_user);
