@@ -16,21 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-static int cases;
-
-__attribute__((format(printf, 2, 3)))
-static void fail(const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	failures++;
-	fprintf(stderr, "FAIL %s: ", name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#include "unit.h"
 
 static void dump(const struct sql_verdict *v)
 {
