@@ -1016,7 +1016,7 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 {
 	static const char *const keys[] = {
 		"listen", "listen6", "state_dir", "recordings_dir", "control_socket",
-		"bpffs", "fail", "select", "connect_timeout_ms", "idle_timeout_s",
+		"bpffs", "fail", "select", "connect_timeout_ms", "setup_timeout_s", "idle_timeout_s",
 		"buffer_bytes", "max_message_bytes", "max_sessions", NULL,
 	};
 	static const char *const fails[] = { "closed", "open", NULL };
@@ -1024,6 +1024,7 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 	const cJSON *j = obj_field(c, root, "$", "agent", OPTIONAL, path), *sel;
 
 	a->connect_timeout_ms = 5000;
+	a->setup_timeout_s = 30;
 	a->idle_timeout_s = 3600;
 	a->buffer_bytes = 65536;
 	a->max_message_bytes = 1u << 20;
@@ -1051,6 +1052,8 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 		/* Timeouts stay below INT_MAX milliseconds, what timers take. */
 		a->connect_timeout_ms = uint_field(c, j, path, "connect_timeout_ms", 1,
 						   INT_MAX, a->connect_timeout_ms);
+		a->setup_timeout_s = uint_field(c, j, path, "setup_timeout_s", 1,
+						INT_MAX / 1000, a->setup_timeout_s);
 		a->idle_timeout_s = uint_field(c, j, path, "idle_timeout_s", 0,
 					       INT_MAX / 1000, a->idle_timeout_s);
 		a->buffer_bytes = uint_field(c, j, path, "buffer_bytes", 4096, 16u << 20,

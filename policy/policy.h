@@ -122,6 +122,7 @@ struct policy_agent {
 	struct policy_strv select_cgroups; /* paths relative to the cgroup2 root */
 	struct policy_strv select_users;   /* names or decimal uids */
 	unsigned connect_timeout_ms;       /* default 5000 */
+	unsigned setup_timeout_s;          /* protocol handshake, default 30 */
 	unsigned idle_timeout_s;           /* default 3600; 0 = none */
 	unsigned buffer_bytes;             /* per direction, default 65536 */
 	unsigned max_message_bytes;        /* a protocol message the agent must

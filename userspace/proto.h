@@ -43,6 +43,9 @@ struct relay_buf {
 
 struct proto_module {
 	const char *name;
+	/* The module has a handshake of its own (startup, authentication): it
+	 * calls proxy_established() when done, within agent.setup_timeout_s. */
+	bool sets_up;
 	/* Once when the agent starts, and when it stops; may be NULL. */
 	int (*init)(const struct policy *p);
 	void (*fini)(void);
@@ -79,6 +82,9 @@ void relay_drop(struct relay_buf *buf, size_t n);
  * must name, or NULL. */
 int proxy_start_tls(struct session *s, enum proxy_side side, SSL_CTX *ctx,
 		    const char *verify_ip);
+
+/* The module's setup is done: from now on the idle timeout applies. */
+void proxy_established(struct session *s);
 
 /* End the session with reason once everything queued is written. */
 void proxy_finish(struct session *s, const char *reason);

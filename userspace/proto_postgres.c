@@ -442,6 +442,7 @@ static int upstream_ready(struct session *s, struct relay_buf *b, const struct p
 		memcpy(b->data + b->ready + 5, be, 8);
 	} else if (m->type == 'Z') {
 		st->phase = PG_RELAY;
+		proxy_established(s);
 	} else if (!strchr("SNE", m->type)) {
 		return violation(s, SIDE_UPSTREAM, "unexpected message before ReadyForQuery");
 	}
@@ -842,6 +843,7 @@ static int pg_init(const struct policy *p)
 
 const struct proto_module proto_postgres = {
 	.name = "postgres",
+	.sets_up = true,
 	.init = pg_init,
 	.fini = pg_fini,
 	.open = pg_open,

@@ -36,6 +36,7 @@ struct proxy {
 	uint64_t next_id;
 	struct session_list sessions;
 	struct session_list connecting; /* ordered by start: connect deadline */
+	struct session_list setting_up; /* ordered by connect: setup deadline */
 	struct session_list idle;       /* ordered by last activity */
 };
 
@@ -167,6 +168,16 @@ static void session_free(struct session *s)
 	free(s);
 }
 
+/* The deadline list a session is on. */
+static struct session_list *timed_list(struct session *s)
+{
+	struct proxy *px = s->proxy;
+
+	if (s->connecting)
+		return &px->connecting;
+	return s->established ? &px->idle : &px->setting_up;
+}
+
 static void session_end(struct session *s, const char *reason, bool reset)
 {
 	struct proxy *px = s->proxy;
@@ -198,7 +209,7 @@ static void session_end(struct session *s, const char *reason, bool reset)
 			close(t->fd);
 	}
 	TAILQ_REMOVE(&px->sessions, s, all);
-	TAILQ_REMOVE(s->connecting ? &px->connecting : &px->idle, s, timed);
+	TAILQ_REMOVE(timed_list(s), s, timed);
 	px->nsessions--;
 	session_free(s);
 }
@@ -208,6 +219,9 @@ static void session_touch(struct session *s)
 	struct proxy *px = s->proxy;
 
 	s->active_ms = ev_now_ms();
+	/* The setup deadline counts from the connect, not the last byte. */
+	if (!s->established)
+		return;
 	if (TAILQ_NEXT(s, timed)) {
 		TAILQ_REMOVE(&px->idle, s, timed);
 		TAILQ_INSERT_TAIL(&px->idle, s, timed);
@@ -416,6 +430,16 @@ int proxy_start_tls(struct session *s, enum proxy_side side, SSL_CTX *ctx,
 	return drive_handshake(s, side);
 }
 
+void proxy_established(struct session *s)
+{
+	if (s->established || s->connecting)
+		return;
+	TAILQ_REMOVE(&s->proxy->setting_up, s, timed);
+	s->established = true;
+	s->active_ms = ev_now_ms();
+	TAILQ_INSERT_TAIL(&s->proxy->idle, s, timed);
+}
+
 void proxy_finish(struct session *s, const char *reason)
 {
 	s->finishing = reason;
@@ -438,8 +462,10 @@ static void session_connected(struct session *s)
 		return;
 	}
 	TAILQ_REMOVE(&px->connecting, s, timed);
-	TAILQ_INSERT_TAIL(&px->idle, s, timed);
 	s->connecting = false;
+	/* A module with a handshake of its own has setup_timeout_s for it. */
+	s->established = !s->proto->sets_up;
+	TAILQ_INSERT_TAIL(timed_list(s), s, timed);
 	s->active_ms = ev_now_ms();
 	session_fields(s, "session_start", &ef);
 	field(&ef, "SLUICE_PROTOCOL=%s", s->proto->name);
@@ -679,6 +705,7 @@ static void tick(struct ev_loop *loop, int fd, unsigned events, void *arg)
 	(void)fd;
 	(void)events;
 	expire(&px->connecting, a->connect_timeout_ms, now, "upstream connect timeout");
+	expire(&px->setting_up, (uint64_t)a->setup_timeout_s * 1000, now, "setup timeout");
 	if (a->idle_timeout_s)
 		expire(&px->idle, (uint64_t)a->idle_timeout_s * 1000, now, "idle timeout");
 }
@@ -726,6 +753,7 @@ int proxy_new(const struct proxy_config *cfg, struct proxy **out)
 	px->listen_fd[0] = px->listen_fd[1] = -1;
 	TAILQ_INIT(&px->sessions);
 	TAILQ_INIT(&px->connecting);
+	TAILQ_INIT(&px->setting_up);
 	TAILQ_INIT(&px->idle);
 	if (getrandom(&px->next_id, sizeof(px->next_id), 0) != sizeof(px->next_id))
 		px->next_id = (uint64_t)ev_now_ms() << 20;

@@ -49,6 +49,7 @@ struct session {
 	bool eof[2];                           /* side i sent FIN */
 	bool shut[2];                          /* we sent FIN to side i */
 	bool connecting;
+	bool established;                      /* the module's setup is done */
 	uint64_t bytes_in[2];                  /* received from side i */
 	uint64_t start_ms, active_ms;
 	TAILQ_ENTRY(session) all;

@@ -39,6 +39,11 @@ int proxy_start_tls(struct session *s, enum proxy_side side, SSL_CTX *ctx, const
 	return s->proto->tls_done(s, side, NULL);
 }
 
+void proxy_established(struct session *s)
+{
+	s->established = true;
+}
+
 void proxy_finish(struct session *s, const char *reason)
 {
 	s->finishing = reason;

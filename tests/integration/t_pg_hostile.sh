@@ -85,10 +85,16 @@ PYEOF
 PIDS="$! $PIDS"
 wait_for "$WORK/fake.log" ready || fail "fake server did not start"
 stop_agent
-sed -i "s|\"targets\": \[|\"targets\": [ { \"name\": \"fake-db\", \"protocol\": \"postgres\", \"address\": \"127.0.0.2:$FAKE\", \"credentials\": { \"user\": \"app\", \"password_file\": \"$WORK/app.pw\" } },|; s|\"rules\": \[|\"rules\": [ { \"target\": \"fake-db\", \"roles\": [\"t\"], \"allow\": [\"read\"] },|" "$WORK/policy.json"
+sed -i "s|\"agent\": {|\"agent\": { \"setup_timeout_s\": 1,|; s|\"targets\": \[|\"targets\": [ { \"name\": \"fake-db\", \"protocol\": \"postgres\", \"address\": \"127.0.0.2:$FAKE\", \"credentials\": { \"user\": \"app\", \"password_file\": \"$WORK/app.pw\" } },|; s|\"rules\": \[|\"rules\": [ { \"target\": \"fake-db\", \"roles\": [\"t\"], \"allow\": [\"read\"] },|" "$WORK/policy.json"
 start_agent "$WORK/policy.json"
 out=$(in_cgroup "/$TAG" env PGPASSWORD=x psql -X -h 127.0.0.2 -p "$FAKE" -U x -d orders -c "select 1" 2>&1) &&
 	fail "a session without the server's SCRAM proof went through: $out"
 case "$out" in *'accepted the login without proving it knows the password'*) ;;
 	*) fail "no SCRAM proof: $out" ;; esac
+
+# A job that connects and says nothing for 4 s is closed at the setup
+# deadline (1 s here) while it still holds its end open.
+sleep 4 | in_cgroup "/$TAG" "$TESTNET" send 127.0.0.2 "$PGPORT" >/dev/null 2>&1 ||
+	fail "the silent session was not closed"
+grep -q "end: setup timeout" "$AGENT_LOG" || fail "the silent session did not end at the setup deadline"
 stop_agent
