@@ -99,9 +99,12 @@ static void on_statement(void *ctx, const struct pg_statement *st)
 	snprintf(f[n], sizeof(f[n]), "SLUICE_EVENT=statement"), v[n] = f[n], n++;
 	snprintf(f[n], sizeof(f[n]), "SLUICE_SESSION=%s", s->id), v[n] = f[n], n++;
 	snprintf(f[n], sizeof(f[n]), "SLUICE_PATH=%s", paths[st->path]), v[n] = f[n], n++;
-	snprintf(f[n], sizeof(f[n]), "SLUICE_STATEMENT=%.500s",
-		 st->path == PG_PATH_FUNCTION ? "(function call)" : st->text ? st->text : "(unknown portal)"),
-		v[n] = f[n], n++;
+	if (st->path == PG_PATH_FUNCTION)
+		snprintf(f[n], sizeof(f[n]), "SLUICE_FUNCTION_OID=%u", st->function_oid);
+	else
+		snprintf(f[n], sizeof(f[n]), "SLUICE_STATEMENT=%.500s",
+			 st->text ? st->text : "(unknown portal)");
+	v[n] = f[n], n++;
 	if (st->path == PG_PATH_EXTENDED) {
 		snprintf(f[n], sizeof(f[n]), "SLUICE_PREPARED=%s SLUICE_PORTAL=%s",
 			 st->statement ? st->statement : "?", st->portal), v[n] = f[n], n++;
