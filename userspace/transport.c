@@ -37,22 +37,31 @@ static ssize_t tls_result(struct transport *t, int r)
 	}
 }
 
-ssize_t transport_recv(struct transport *t, void *buf, size_t n)
+static ssize_t plain_result(ssize_t r)
 {
-	ssize_t r;
-	size_t got = 0;
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
+	return r;
+}
 
-	if (t->state == TRANSPORT_PLAIN) {
-		r = recv(t->fd, buf, n, MSG_DONTWAIT);
-		if (r < 0)
-			return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
-		return r;
-	}
-	if (t->state != TRANSPORT_TLS)
-		return -EAGAIN;
+/* Before each TLS call: SSL_get_error reads the thread's error queue and
+ * errno, which must hold nothing from an earlier call. */
+static void tls_call_start(struct transport *t)
+{
 	t->want = 0;
 	errno = 0;
-	ERR_clear_error(); /* SSL_get_error reads the thread's queue */
+	ERR_clear_error();
+}
+
+ssize_t transport_recv(struct transport *t, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	if (t->state == TRANSPORT_PLAIN)
+		return plain_result(recv(t->fd, buf, n, MSG_DONTWAIT));
+	if (t->state != TRANSPORT_TLS)
+		return -EAGAIN;
+	tls_call_start(t);
 	if (SSL_read_ex(t->ssl, buf, n, &got) == 1)
 		return (ssize_t)got;
 	return tls_result(t, 0);
@@ -60,20 +69,14 @@ ssize_t transport_recv(struct transport *t, void *buf, size_t n)
 
 ssize_t transport_send(struct transport *t, const void *buf, size_t n)
 {
-	ssize_t r;
 	size_t put = 0;
+	ssize_t r;
 
-	if (t->state == TRANSPORT_PLAIN) {
-		r = send(t->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (r < 0)
-			return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
-		return r;
-	}
+	if (t->state == TRANSPORT_PLAIN)
+		return plain_result(send(t->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT));
 	if (t->state != TRANSPORT_TLS)
 		return -EAGAIN;
-	t->want = 0;
-	errno = 0;
-	ERR_clear_error();
+	tls_call_start(t);
 	if (SSL_write_ex(t->ssl, buf, n, &put) == 1)
 		return (ssize_t)put;
 	r = tls_result(t, 0);
@@ -103,9 +106,7 @@ int transport_handshake(struct transport *t)
 {
 	int r;
 
-	t->want = 0;
-	errno = 0;
-	ERR_clear_error();
+	tls_call_start(t);
 	r = SSL_do_handshake(t->ssl);
 	if (r == 1) {
 		t->state = TRANSPORT_TLS;

@@ -164,14 +164,21 @@ out=$(job_psql_ssl disable "" -At -c "$UPSTREAM_SSL_SQL" 2>&1) ||
 case "$out" in "t|TLSv1."[23]) ;; *) fail "plaintext job, verify-full upstream: server sees '$out'" ;; esac
 stop_agent
 
+# The agent with the policy written last refuses the server's certificate:
+# the job is told which target, the log says why.
+expect_verify_failure() { # DESCRIPTION
+	start_agent "$WORK/policy.json"
+	n0=$(count "$AGENT_LOG" "certificate verify failed")
+	expect_job_error 'target "orders-db"' "$1"
+	wait_for "$AGENT_LOG" "certificate verify failed" 5 &&
+		[ "$(count "$AGENT_LOG" "certificate verify failed")" -gt "$n0" ] ||
+		fail "$1: the agent log does not say the certificate verification failed"
+	stop_agent
+}
+
 # verify-full with an unrelated CA: the handshake fails, the job is told.
 write_pg_policy "$WORK/policy.json" "$LPORT" verify-full "$PKI/other-ca.crt"
-start_agent "$WORK/policy.json"
-n0=$(count "$AGENT_LOG" "certificate verify failed")
-expect_job_error 'target "orders-db"' "verify-full with an unrelated CA"
-wait_for "$AGENT_LOG" "certificate verify failed" 5 && [ "$(count "$AGENT_LOG" "certificate verify failed")" -gt "$n0" ] ||
-	fail "verify-full with an unrelated CA: the agent log does not say the certificate verification failed"
-stop_agent
+expect_verify_failure "verify-full with an unrelated CA"
 
 # verify-full with the right CA but a certificate for another IP.
 pg_super -c "alter system set ssl_cert_file = '$PKI/wrong-ip.crt'" \
@@ -179,12 +186,7 @@ pg_super -c "alter system set ssl_cert_file = '$PKI/wrong-ip.crt'" \
 	fail "could not switch the server to the 127.0.0.3 certificate"
 wait_server_cert bad
 write_pg_policy "$WORK/policy.json" "$LPORT" verify-full "$PKI/test-ca.crt"
-start_agent "$WORK/policy.json"
-n0=$(count "$AGENT_LOG" "certificate verify failed")
-expect_job_error 'target "orders-db"' "verify-full, certificate for 127.0.0.3"
-wait_for "$AGENT_LOG" "certificate verify failed" 5 && [ "$(count "$AGENT_LOG" "certificate verify failed")" -gt "$n0" ] ||
-	fail "verify-full, certificate for another IP: the agent log does not say the verification failed"
-stop_agent
+expect_verify_failure "verify-full, certificate for 127.0.0.3"
 pg_super -c "alter system reset ssl_cert_file" -c "alter system reset ssl_key_file" \
 	-c "select pg_reload_conf()" >/dev/null || fail "could not restore the server certificate"
 wait_server_cert ok
