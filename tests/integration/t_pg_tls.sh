@@ -164,6 +164,16 @@ out=$(job_psql_ssl disable "" -At -c "$UPSTREAM_SSL_SQL" 2>&1) ||
 case "$out" in "t|TLSv1."[23]) ;; *) fail "plaintext job, verify-full upstream: server sees '$out'" ;; esac
 stop_agent
 
+# A CIDR target: verify-full checks the address dialled (127.0.0.2, which
+# the certificate names), not the network's (127.0.0.0).
+sed -i "s|\"address\": \"127.0.0.2:$PGPORT\"|\"address\": \"127.0.0.0/24:$PGPORT\"|" "$WORK/policy.json"
+grep -q "127.0.0.0/24:$PGPORT" "$WORK/policy.json" || fail "policy edit for a CIDR target"
+start_agent "$WORK/policy.json"
+out=$(job_psql_ssl disable "" -At -c "$UPSTREAM_SSL_SQL" 2>&1) ||
+	fail "verify-full on a CIDR target failed: $out"
+case "$out" in "t|TLSv1."[23]) ;; *) fail "CIDR target, verify-full: server sees '$out'" ;; esac
+stop_agent
+
 # The agent with the policy written last refuses the server's certificate:
 # the job is told which target, the log says why.
 expect_verify_failure() { # DESCRIPTION
