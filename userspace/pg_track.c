@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #define MAX_COLUMNS 1664 /* PostgreSQL's own limit on a target list */
 #define MAX_BYTES (16u << 20) /* statement texts and parameters per session */
@@ -21,6 +22,13 @@ struct named {
 	size_t param_bytes;
 	uint16_t nparams;
 	struct named *next;
+};
+
+/* Names to statements or portals: a chained hash table that doubles as it
+ * fills, so a session with thousands of them costs no scan per Bind. */
+struct names {
+	struct named **buckets;
+	unsigned nbuckets, count;
 };
 
 /* A frontend request the server has not answered yet. Prepared statements
@@ -39,8 +47,7 @@ struct op {
 struct pg_track {
 	const struct pg_observer *obs;
 	void *ctx;
-	struct named *statements, *portals;   /* confirmed */
-	unsigned nstatements, nportals;
+	struct names statements, portals;     /* confirmed */
 	struct op *head, *tail;               /* pending, in order */
 	unsigned nops;
 	size_t bytes;                         /* texts and parameters held */
@@ -73,15 +80,110 @@ static void named_free(struct named *n)
 	free(n);
 }
 
-static void list_clear(struct named **list, unsigned *count)
-{
-	while (*list) {
-		struct named *n = *list;
+static size_t named_size(const struct named *n);
 
-		*list = n->next;
-		named_free(n);
+static uint32_t name_hash(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *name; name++)
+		h = (h ^ (uint8_t)*name) * 16777619u;
+	return h;
+}
+
+/* Free every entry; the bytes they held. */
+static size_t names_clear(struct names *t)
+{
+	size_t bytes = 0;
+
+	for (unsigned i = 0; i < t->nbuckets; i++) {
+		while (t->buckets[i]) {
+			struct named *n = t->buckets[i];
+
+			t->buckets[i] = n->next;
+			bytes += named_size(n);
+			named_free(n);
+		}
 	}
-	*count = 0;
+	free(t->buckets);
+	*t = (struct names){ 0 };
+	return bytes;
+}
+
+static struct named **names_slot(const struct names *t, const char *name)
+{
+	struct named **p;
+
+	if (!t->nbuckets)
+		return NULL;
+	for (p = &t->buckets[name_hash(name) & (t->nbuckets - 1)]; *p; p = &(*p)->next)
+		if (!strcmp((*p)->name, name))
+			return p;
+	return NULL;
+}
+
+static struct named *names_find(const struct names *t, const char *name)
+{
+	struct named **p = names_slot(t, name);
+
+	return p ? *p : NULL;
+}
+
+/* Remove name; the bytes it held. */
+static size_t names_remove(struct names *t, const char *name)
+{
+	struct named **p = names_slot(t, name), *n;
+	size_t size;
+
+	if (!p)
+		return 0;
+	n = *p;
+	*p = n->next;
+	size = named_size(n);
+	named_free(n);
+	t->count--;
+	return size;
+}
+
+static int names_grow(struct names *t)
+{
+	unsigned nb = t->nbuckets ? t->nbuckets * 2 : 16;
+	struct named **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (unsigned i = 0; i < t->nbuckets; i++) {
+		while (t->buckets[i]) {
+			struct named *n = t->buckets[i];
+			uint32_t h = name_hash(n->name) & (nb - 1);
+
+			t->buckets[i] = n->next;
+			n->next = b[h];
+			b[h] = n;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = nb;
+	return 0;
+}
+
+/* Put n in, replacing one of the same name; the bytes of the one replaced,
+ * or -ENOMEM (n is then freed). */
+static ssize_t names_put(struct names *t, struct named *n)
+{
+	size_t replaced = names_remove(t, n->name);
+	uint32_t h;
+
+	if (t->count >= t->nbuckets && names_grow(t)) {
+		named_free(n);
+		return -ENOMEM;
+	}
+	h = name_hash(n->name) & (t->nbuckets - 1);
+	n->next = t->buckets[h];
+	t->buckets[h] = n;
+	t->count++;
+	return (ssize_t)replaced;
 }
 
 static void op_free(struct op *o)
@@ -102,48 +204,10 @@ void pg_track_free(struct pg_track *t)
 		t->head = o->next;
 		op_free(o);
 	}
-	list_clear(&t->statements, &t->nstatements);
-	list_clear(&t->portals, &t->nportals);
+	names_clear(&t->statements);
+	names_clear(&t->portals);
 	free(t->columns);
 	free(t);
-}
-
-static struct named **list_find(struct named **list, const char *name)
-{
-	for (; *list; list = &(*list)->next)
-		if (!strcmp((*list)->name, name))
-			return list;
-	return NULL;
-}
-
-static size_t named_size(const struct named *n);
-
-/* Remove name from the list; the bytes it held. */
-static size_t list_remove(struct named **list, unsigned *count, const char *name)
-{
-	struct named **p = list_find(list, name), *n;
-	size_t size;
-
-	if (!p)
-		return 0;
-	n = *p;
-	*p = n->next;
-	size = named_size(n);
-	named_free(n);
-	(*count)--;
-	return size;
-}
-
-/* Put n in the list, replacing one of the same name; the bytes of the one
- * replaced. */
-static size_t list_put(struct named **list, unsigned *count, struct named *n)
-{
-	size_t replaced = list_remove(list, count, n->name);
-
-	n->next = *list;
-	*list = n;
-	(*count)++;
-	return replaced;
 }
 
 static size_t named_size(const struct named *n)
@@ -202,7 +266,6 @@ static const struct named *lookup(const struct pg_track *t, bool portal, const c
 	enum op_kind put = portal ? OP_BIND : OP_PARSE;
 	enum op_kind close = portal ? OP_CLOSE_PORTAL : OP_CLOSE_STATEMENT;
 	const struct named *found = NULL;
-	struct named *const *confirmed;
 	bool seen = false;
 
 	for (const struct op *o = t->head; o; o = o->next) {
@@ -213,8 +276,7 @@ static const struct named *lookup(const struct pg_track *t, bool portal, const c
 	}
 	if (seen)
 		return found;
-	confirmed = list_find((struct named **)(portal ? &t->portals : &t->statements), name);
-	return confirmed ? *confirmed : NULL;
+	return names_find(portal ? &t->portals : &t->statements, name);
 }
 
 static int on_parse(struct pg_track *t, struct pg_reader *r)
@@ -389,24 +451,31 @@ static int confirm(struct pg_track *t, enum op_kind kind)
 
 	if (!t->head || t->head->kind != kind)
 		return -EBADMSG;
-	if ((kind == OP_PARSE && t->nstatements >= PG_TRACK_MAX_STATEMENTS) ||
-	    (kind == OP_BIND && t->nportals >= PG_TRACK_MAX_STATEMENTS))
+	if ((kind == OP_PARSE && t->statements.count >= PG_TRACK_MAX_STATEMENTS) ||
+	    (kind == OP_BIND && t->portals.count >= PG_TRACK_MAX_STATEMENTS))
 		return -ENOSPC;
 	o = pop(t);
 	switch (kind) {
 	case OP_PARSE: /* its bytes were counted when it was queued */
-		t->bytes -= list_put(&t->statements, &t->nstatements, o->named);
+	case OP_BIND: {
+		size_t size = named_size(o->named);
+		ssize_t replaced = names_put(kind == OP_PARSE ? &t->statements : &t->portals,
+					     o->named);
+
 		o->named = NULL;
+		if (replaced < 0) {
+			t->bytes -= size;
+			op_free(o);
+			return -ENOMEM;
+		}
+		t->bytes -= (size_t)replaced;
 		break;
-	case OP_BIND:
-		t->bytes -= list_put(&t->portals, &t->nportals, o->named);
-		o->named = NULL;
-		break;
+	}
 	case OP_CLOSE_STATEMENT:
-		t->bytes -= list_remove(&t->statements, &t->nstatements, o->name);
+		t->bytes -= names_remove(&t->statements, o->name);
 		break;
 	case OP_CLOSE_PORTAL:
-		t->bytes -= list_remove(&t->portals, &t->nportals, o->name);
+		t->bytes -= names_remove(&t->portals, o->name);
 		break;
 	case OP_SYNC:
 		break;
@@ -457,11 +526,8 @@ int pg_track_backend(struct pg_track *t, const struct pg_msg *m)
 			confirm(t, OP_SYNC);
 		/* Outside a transaction no portal the server confirmed survives;
 		 * Binds still pending are not touched. */
-		if (pg_get_u8(&r) == 'I') {
-			for (struct named *n = t->portals; n; n = n->next)
-				t->bytes -= named_size(n);
-			list_clear(&t->portals, &t->nportals);
-		}
+		if (pg_get_u8(&r) == 'I')
+			t->bytes -= names_clear(&t->portals);
 		return 0;
 	default:
 		return 0;
