@@ -39,6 +39,7 @@ struct relay_buf {
 	size_t sent;
 	size_t ready;
 	size_t len;
+	size_t high;  /* the most of data ever used: what to wipe at the end */
 };
 
 struct proto_module {

@@ -162,7 +162,7 @@ static void session_free(struct session *s)
 	/* Injected credentials passed through these buffers. */
 	for (int i = 0; i < 2; i++) {
 		if (s->buf[i].data)
-			explicit_bzero(s->buf[i].data, s->buf[i].cap);
+			explicit_bzero(s->buf[i].data, s->buf[i].high);
 		free(s->buf[i].data);
 	}
 	free(s);
@@ -329,6 +329,8 @@ static int pump_read(struct session *s, enum proxy_side from)
 		return 0;
 	}
 	b->len += (size_t)n;
+	if (b->len > b->high)
+		b->high = b->len;
 	s->bytes_in[from] += (uint64_t)n;
 	err = s->proto->received(s, from, b);
 	if (err)

@@ -25,6 +25,8 @@ int relay_insert(struct relay_buf *b, const void *data, size_t n)
 	memcpy(b->data + b->ready, data, n);
 	b->ready += n;
 	b->len += n;
+	if (b->len > b->high)
+		b->high = b->len;
 	return 0;
 }
 
