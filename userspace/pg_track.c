@@ -51,7 +51,8 @@ struct pg_track {
 	struct op *head, *tail;               /* pending, in order */
 	unsigned nops;
 	size_t bytes;                         /* texts and parameters held */
-	struct pg_column *columns;
+	struct pg_column *columns;            /* grown to the widest result */
+	uint16_t ncolumns;
 };
 
 struct pg_track *pg_track_new(const struct pg_observer *obs, void *ctx)
@@ -60,11 +61,6 @@ struct pg_track *pg_track_new(const struct pg_observer *obs, void *ctx)
 
 	if (!t)
 		return NULL;
-	t->columns = calloc(MAX_COLUMNS, sizeof(*t->columns));
-	if (!t->columns) {
-		free(t);
-		return NULL;
-	}
 	t->obs = obs;
 	t->ctx = ctx;
 	return t;
@@ -426,6 +422,14 @@ static int on_row_description(struct pg_track *t, struct pg_reader *r)
 
 	if (r->bad || n < 0 || n > MAX_COLUMNS)
 		return -EBADMSG;
+	if (n > t->ncolumns) {
+		struct pg_column *c = realloc(t->columns, (size_t)n * sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		t->columns = c;
+		t->ncolumns = (uint16_t)n;
+	}
 	for (int i = 0; i < n; i++) {
 		struct pg_column *c = &t->columns[i];
 
