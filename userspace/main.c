@@ -52,8 +52,11 @@ static struct policy *load_policy(const char *path)
 	struct policy_errors errs = { 0 };
 	struct policy *p = policy_load(path, &errs);
 
+	/* JSON paths need the file named; a file that cannot be read names
+	 * itself. */
 	for (size_t i = 0; i < errs.n; i++)
-		log_err("%s: %s", path, errs.msg[i]);
+		log_err("%s%s%s", errs.msg[i][0] == '$' ? path : "", errs.msg[i][0] == '$' ? ": " : "",
+			errs.msg[i]);
 	if (!p)
 		log_err("%s: %zu error%s, not loaded", path, errs.n, errs.n == 1 ? "" : "s");
 	policy_errors_clear(&errs);

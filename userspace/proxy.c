@@ -155,6 +155,8 @@ static void session_fields(const struct session *s, const char *event,
 	field(ef, "SLUICE_GID=%u", f->gid);
 	field(ef, "SLUICE_EXE=%s", f->exe[0] ? f->exe : "-");
 	field(ef, "SLUICE_COMM=%s", f->comm);
+	if (s->rule >= 0)
+		field(ef, "SLUICE_RULE=%d", s->rule);
 }
 
 static void session_free(struct session *s)
@@ -218,10 +220,10 @@ static void session_touch(struct session *s)
 {
 	struct proxy *px = s->proxy;
 
-	s->active_ms = ev_now_ms();
 	/* The setup deadline counts from the connect, not the last byte. */
 	if (!s->established)
 		return;
+	s->active_ms = ev_now_ms();
 	if (TAILQ_NEXT(s, timed)) {
 		TAILQ_REMOVE(&px->idle, s, timed);
 		TAILQ_INSERT_TAIL(&px->idle, s, timed);
@@ -572,9 +574,14 @@ static const char *admit(struct proxy *px, struct session *s, const struct sluic
 	 * A protocol module judges each statement; any rule for the roles is
 	 * needed to get that far. */
 	if (s->target->protocol == POLICY_PROTO_TCP) {
-		if (!policy_allows(p, s->target->name, &s->identity->roles, "connect", &rule))
-			return "no rule allows connect to this target for the identity's roles";
-	} else if (policy_rule_for(p, s->target->name, &s->identity->roles) < 0) {
+		bool allowed = policy_allows(p, s->target->name, &s->identity->roles, "connect",
+					     &rule);
+
+		s->rule = rule;
+		if (!allowed)
+			return rule >= 0 ? "a rule denies connect to this target for the identity's roles"
+					 : "no rule allows connect to this target for the identity's roles";
+	} else if ((s->rule = policy_rule_for(p, s->target->name, &s->identity->roles)) < 0) {
 		return "no rule for this target names the identity's roles";
 	}
 	return NULL;
@@ -602,6 +609,7 @@ static struct session *session_new(struct proxy *px, int fd)
 		}
 	}
 	snprintf(s->id, sizeof(s->id), "%016" PRIx64, px->next_id++);
+	s->rule = -1;
 	s->start_ms = s->active_ms = ev_now_ms();
 	return s;
 }

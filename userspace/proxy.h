@@ -38,6 +38,7 @@ struct session {
 	const struct policy_identity *identity;
 	const struct policy_target *target;
 	const struct proto_module *proto;
+	int rule;                              /* the rule that admitted (or refused), or -1 */
 	void *proto_state;                     /* the module's own */
 	struct identity_facts facts;
 	struct sockaddr_storage dst;           /* the original destination */

@@ -17,7 +17,7 @@ line=$(grep "session_start" "$AGENT_LOG" | grep "SLUICE_PID=$pid ")
 [ -n "$line" ] || fail "no session start for pid $pid"
 for want in "SLUICE_CGROUP=/$TAG " "SLUICE_UID=0 " "SLUICE_USER=root " \
 	"SLUICE_EXE=$(readlink -f "$TESTNET") " "SLUICE_IDENTITY=job " "SLUICE_TARGET=echo " \
-	"SLUICE_DST=127.0.0.2:$SPORT "; do
+	"SLUICE_DST=127.0.0.2:$SPORT " "SLUICE_RULE=0 "; do
 	case "$line " in *"$want"*) ;; *) fail "session start lacks $want: $line" ;; esac
 done
 grep "session_end" "$AGENT_LOG" | grep "SLUICE_PID=$pid " | grep -q "SLUICE_BYTES_UP=13 .*SLUICE_BYTES_DOWN=13 " ||
