@@ -97,4 +97,10 @@ case "$out" in *'accepted the login without proving it knows the password'*) ;;
 sleep 4 | in_cgroup "/$TAG" "$TESTNET" send 127.0.0.2 "$PGPORT" >/dev/null 2>&1 ||
 	fail "the silent session was not closed"
 grep -q "end: setup timeout" "$AGENT_LOG" || fail "the silent session did not end at the setup deadline"
+# Trickling a byte now and then does not move the deadline.
+before=$(count "$AGENT_LOG" "end: setup timeout")
+{ printf '\000\000\000\100'; for i in 1 2 3 4 5 6 7 8; do sleep 0.4; printf '\000'; done; } |
+	in_cgroup "/$TAG" "$TESTNET" send 127.0.0.2 "$PGPORT" >/dev/null 2>&1
+[ "$(count "$AGENT_LOG" "end: setup timeout")" -gt "$before" ] ||
+	fail "a job trickling its startup was not closed at the setup deadline"
 stop_agent
