@@ -71,7 +71,6 @@ static struct {
 	const struct policy *policy;
 	SSL_CTX *server;
 	SSL_CTX **upstream;
-	size_t ntargets;
 } pg;
 
 static struct pg_state *state(struct session *s)
@@ -185,16 +184,11 @@ static int violation(struct session *s, enum proxy_side from, const char *what)
 
 /* -------------------------------------------------------------- upstream */
 
-static const struct policy_target *target(const struct session *s)
-{
-	return s->target;
-}
-
 /* The target's password, read now: a rotated file is used at once. A file
  * others may read is refused, as a secret should not be. */
 static int read_password(struct session *s)
 {
-	const struct policy_target *t = target(s);
+	const struct policy_target *t = s->target;
 	struct pg_state *st = state(s);
 	struct stat sb;
 	ssize_t n;
@@ -242,7 +236,7 @@ static int send_startup(struct session *s)
 	pg_begin(&b, 0);
 	pg_put_i32(&b, (int32_t)PG_PROTOCOL_3_0);
 	pg_put_str(&b, "user");
-	pg_put_str(&b, target(s)->cred_user);
+	pg_put_str(&b, s->target->cred_user);
 	for (;;) {
 		const char *k = pg_get_str(&r), *v;
 
@@ -306,7 +300,7 @@ static int start_sasl(struct session *s, struct pg_reader *r)
 		plus = false;
 	if (!plus && !plain)
 		return fail(s, "28000", "sluice: target \"%s\" offers no SASL mechanism sluice "
-			    "supports", target(s)->name);
+			    "supports", s->target->name);
 	err = pg_scram_new(st->password, plus ? cbind : NULL, plus ? cbind_len : 0,
 			   s->io[SIDE_UPSTREAM].ssl != NULL, &st->scram);
 	if (err)
@@ -327,11 +321,11 @@ static int on_auth_request(struct session *s, const struct pg_msg *m)
 
 	if (r.bad)
 		return violation(s, SIDE_UPSTREAM, "malformed authentication request");
-	if ((code == PG_AUTH_CLEARTEXT && !(target(s)->cred_methods & POLICY_AUTH_PASSWORD)) ||
-	    (code == PG_AUTH_MD5 && !(target(s)->cred_methods & POLICY_AUTH_MD5)) ||
-	    (code == PG_AUTH_SASL && !(target(s)->cred_methods & POLICY_AUTH_SCRAM)))
+	if ((code == PG_AUTH_CLEARTEXT && !(s->target->cred_methods & POLICY_AUTH_PASSWORD)) ||
+	    (code == PG_AUTH_MD5 && !(s->target->cred_methods & POLICY_AUTH_MD5)) ||
+	    (code == PG_AUTH_SASL && !(s->target->cred_methods & POLICY_AUTH_SCRAM)))
 		return fail(s, "28000", "sluice: target \"%s\" asks for %s authentication, which "
-			    "its credentials.methods does not allow", target(s)->name,
+			    "its credentials.methods does not allow", s->target->name,
 			    code == PG_AUTH_CLEARTEXT ? "password" : code == PG_AUTH_MD5 ? "md5"
 										  : "SCRAM");
 	switch (code) {
@@ -344,7 +338,7 @@ static int on_auth_request(struct session *s, const struct pg_msg *m)
 		if (!salt)
 			return violation(s, SIDE_UPSTREAM, "md5 request without salt");
 		st->auth_method = "md5";
-		pg_md5_response(target(s)->cred_user, st->password, salt, md5);
+		pg_md5_response(s->target->cred_user, st->password, salt, md5);
 		err = send_password_message(s, md5, sizeof(md5), NULL);
 		OPENSSL_cleanse(md5, sizeof(md5));
 		return err;
@@ -355,17 +349,17 @@ static int on_auth_request(struct session *s, const struct pg_msg *m)
 		if (!st->scram || pg_scram_client_final(st->scram, (const char *)r.p,
 							(size_t)(r.end - r.p), &final))
 			return fail(s, "28000", "sluice: SCRAM exchange with target \"%s\" failed",
-				    target(s)->name);
+				    s->target->name);
 		return send_password_message(s, final, strlen(final), NULL);
 	case PG_AUTH_SASL_FINAL:
 		if (!st->scram || pg_scram_verify_server(st->scram, (const char *)r.p,
 							 (size_t)(r.end - r.p)))
 			return fail(s, "28000", "sluice: target \"%s\" did not prove it knows the "
-				    "password (SCRAM server signature)", target(s)->name);
+				    "password (SCRAM server signature)", s->target->name);
 		return 0;
 	default:
 		return fail(s, "28000", "sluice: target \"%s\" asks for authentication method %d, "
-			    "which sluice does not support", target(s)->name, code);
+			    "which sluice does not support", s->target->name, code);
 	}
 }
 
@@ -394,9 +388,9 @@ static int upstream_auth(struct session *s, struct relay_buf *b, const struct pg
 	if (m->type == 'R' && m->body_len == 4 && !memcmp(m->body, "\0\0\0\0", 4)) {
 		if (st->scram && !pg_scram_verified(st->scram))
 			return fail(s, "28000", "sluice: target \"%s\" accepted the login without "
-				    "proving it knows the password (SCRAM)", target(s)->name);
+				    "proving it knows the password (SCRAM)", s->target->name);
 		log_info("session %s: authenticated to target %s as %s (%s, %s)", s->id,
-			 target(s)->name, target(s)->cred_user,
+			 s->target->name, s->target->cred_user,
 			 st->auth_method ? st->auth_method : "trust",
 			 s->io[SIDE_UPSTREAM].ssl ? SSL_get_version(s->io[SIDE_UPSTREAM].ssl) : "no TLS");
 		wipe_password(st);
@@ -412,7 +406,7 @@ static int upstream_auth(struct session *s, struct relay_buf *b, const struct pg
 	case 'E':
 		why = pg_error_field(&c, 'M');
 		return fail(s, "28P01", "sluice: authentication to target \"%s\" as user \"%s\" "
-			    "failed: %s", target(s)->name, target(s)->cred_user,
+			    "failed: %s", s->target->name, s->target->cred_user,
 			    why ? why : "no reason given");
 	case 'v':
 	case 'N':
@@ -485,6 +479,18 @@ static int on_cancel_request(struct session *s, const struct pg_msg *m)
 	return proxy_inject(s, SIDE_UPSTREAM, out, b.len);
 }
 
+static int send_ssl_request(struct session *s)
+{
+	uint8_t out[8];
+	struct pg_builder b = pg_builder_on(out, sizeof(out));
+
+	pg_begin(&b, 0);
+	pg_put_i32(&b, (int32_t)PG_SSL_REQUEST);
+	pg_end(&b);
+	state(s)->phase = PG_UPSTREAM_SSL;
+	return proxy_inject(s, SIDE_UPSTREAM, out, b.len);
+}
+
 /* What a job may set at startup. "replication" would open a session whose
  * commands and streams the agent does not follow; "options" could set
  * anything (-c role=...) before the first statement. */
@@ -511,7 +517,7 @@ static int on_startup_message(struct session *s, const struct pg_msg *m, uint32_
 {
 	struct pg_state *st = state(s);
 	struct pg_reader r = pg_reader_of(m);
-	const struct policy_target *t = target(s);
+	const struct policy_target *t = s->target;
 
 	if (version >> 16 != 3)
 		return fail(s, "0A000", "sluice: unsupported frontend protocol %u.%u",
@@ -542,18 +548,7 @@ static int on_startup_message(struct session *s, const struct pg_msg *m, uint32_
 		 t->cred_user ? t->cred_user : "-");
 	if (read_password(s) || st->phase == PG_DONE)
 		return 0;
-	if (t->tls_upstream == POLICY_TLS_DISABLE)
-		return send_startup(s);
-	{
-		uint8_t out[8];
-		struct pg_builder b = pg_builder_on(out, sizeof(out));
-
-		pg_begin(&b, 0);
-		pg_put_i32(&b, (int32_t)PG_SSL_REQUEST);
-		pg_end(&b);
-		st->phase = PG_UPSTREAM_SSL;
-		return proxy_inject(s, SIDE_UPSTREAM, out, b.len);
-	}
+	return t->tls_upstream == POLICY_TLS_DISABLE ? send_startup(s) : send_ssl_request(s);
 }
 
 /* One packet of the job's startup phase. */
@@ -591,7 +586,7 @@ static int client_startup(struct session *s, struct relay_buf *b)
 /* The server's one-byte answer to our SSLRequest. */
 static int upstream_ssl_answer(struct session *s, struct relay_buf *b)
 {
-	const struct policy_target *t = target(s);
+	const struct policy_target *t = s->target;
 	char answer;
 	char ip[64];
 
@@ -759,7 +754,7 @@ static int pg_tls_done(struct session *s, enum proxy_side side, const char *erro
 
 	if (error && side == SIDE_UPSTREAM)
 		return fail(s, "08001", "sluice: TLS to target \"%s\" failed: %s",
-			    target(s)->name, error);
+			    s->target->name, error);
 	if (error)
 		return -EPROTO;
 	if (side == SIDE_CLIENT) {
@@ -801,7 +796,7 @@ static void pg_close(struct session *s)
 
 static void pg_fini(void)
 {
-	for (size_t i = 0; i < pg.ntargets; i++)
+	for (size_t i = 0; pg.upstream && i < pg.policy->ntargets; i++)
 		SSL_CTX_free(pg.upstream[i]);
 	free(pg.upstream);
 	SSL_CTX_free(pg.server);
@@ -816,7 +811,6 @@ static int pg_init(const struct policy *p)
 	int err;
 
 	pg.policy = p;
-	pg.ntargets = p->ntargets;
 	pg.upstream = calloc(p->ntargets + 1, sizeof(*pg.upstream));
 	if (!pg.upstream)
 		return -ENOMEM;

@@ -247,7 +247,7 @@ static void session_update_interest(struct session *s)
 		struct transport *t = &s->io[side];
 		unsigned mask = t->want;
 
-		if (t->state != TRANSPORT_TLS_HANDSHAKE && !s->tls_pending[side] &&
+		if ((t->state == TRANSPORT_PLAIN || t->state == TRANSPORT_TLS) &&
 		    !s->eof[side] && !s->finishing && has_room(s, in))
 			mask |= EV_READ;
 		if (out->ready > out->sent && t->state != TRANSPORT_TLS_HANDSHAKE)
@@ -256,7 +256,7 @@ static void session_update_interest(struct session *s)
 	}
 }
 
-static int start_pending_tls(struct session *s, enum proxy_side side);
+static int drive_handshake(struct session *s, enum proxy_side side);
 
 /* Write what is ready for side `to`; 0, or a negative errno. */
 static int pump_write(struct session *s, enum proxy_side to)
@@ -272,8 +272,10 @@ static int pump_write(struct session *s, enum proxy_side to)
 	}
 	if (b->sent == b->len)
 		b->sent = b->ready = b->len = 0;
-	if (s->tls_pending[to])
-		return start_pending_tls(s, to);
+	/* TLS asked for once the plain bytes queued before it (PostgreSQL's
+	 * 'S') are out. */
+	if (s->io[to].state == TRANSPORT_TLS_PENDING)
+		return drive_handshake(s, to);
 	/* The other side ended and all it sent is through: pass the FIN on. */
 	if (s->eof[!to] && b->sent == b->ready && !s->shut[to] &&
 	    (b->ready == b->len || !s->proto->holding || !s->proto->holding(s, !to))) {
@@ -314,7 +316,7 @@ static int pump_read(struct session *s, enum proxy_side from)
 	ssize_t n;
 	int err;
 
-	if (s->io[from].state == TRANSPORT_TLS_HANDSHAKE || s->tls_pending[from] ||
+	if ((s->io[from].state != TRANSPORT_PLAIN && s->io[from].state != TRANSPORT_TLS) ||
 	    s->eof[from] || s->finishing)
 		return 0;
 	if ((err = make_room(s, b)))
@@ -350,15 +352,6 @@ static int drive_handshake(struct session *s, enum proxy_side side)
 	if (r == 0 || !s->proto->tls_done)
 		return r < 0 ? r : 0;
 	return s->proto->tls_done(s, side, r < 0 ? s->io[side].error : NULL);
-}
-
-/* TLS asked for while bytes for that side were still queued starts once
- * they are out: the last plain byte (PostgreSQL's 'S') goes first. */
-static int start_pending_tls(struct session *s, enum proxy_side side)
-{
-	s->tls_pending[side] = false;
-	s->io[side].state = TRANSPORT_TLS_HANDSHAKE;
-	return drive_handshake(s, side);
 }
 
 static void fail_session(struct session *s, enum proxy_side side, int err)
@@ -425,12 +418,9 @@ int proxy_start_tls(struct session *s, enum proxy_side side, SSL_CTX *ctx,
 
 	if (err)
 		return err;
-	if (s->buf[!side].ready > s->buf[!side].sent) {
-		/* Not before the plain bytes queued for that side are out. */
-		s->io[side].state = TRANSPORT_PLAIN;
-		s->tls_pending[side] = true;
+	/* With plain bytes still queued for that side, pump_write starts it. */
+	if (s->buf[!side].ready > s->buf[!side].sent)
 		return 0;
-	}
 	return drive_handshake(s, side);
 }
 

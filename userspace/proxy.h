@@ -45,7 +45,6 @@ struct session {
 	struct transport io[2];                /* by enum proxy_side */
 	struct relay_buf buf[2];               /* bytes that came from side i */
 	size_t max_cap;                        /* what a buffer may grow to */
-	bool tls_pending[2];                   /* TLS starts once queued bytes are out */
 	const char *finishing;                 /* flush, then end with this reason */
 	bool eof[2];                           /* side i sent FIN */
 	bool shut[2];                          /* we sent FIN to side i */

@@ -72,7 +72,7 @@ ssize_t transport_send(struct transport *t, const void *buf, size_t n)
 	size_t put = 0;
 	ssize_t r;
 
-	if (t->state == TRANSPORT_PLAIN)
+	if (t->state == TRANSPORT_PLAIN || t->state == TRANSPORT_TLS_PENDING)
 		return plain_result(send(t->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT));
 	if (t->state != TRANSPORT_TLS)
 		return -EAGAIN;
@@ -98,7 +98,7 @@ int transport_start_tls(struct transport *t, SSL_CTX *ctx, bool server, const ch
 		SSL_set_accept_state(t->ssl);
 	else
 		SSL_set_connect_state(t->ssl);
-	t->state = TRANSPORT_TLS_HANDSHAKE;
+	t->state = TRANSPORT_TLS_PENDING;
 	return 0;
 }
 
@@ -106,6 +106,7 @@ int transport_handshake(struct transport *t)
 {
 	int r;
 
+	t->state = TRANSPORT_TLS_HANDSHAKE;
 	tls_call_start(t);
 	r = SSL_do_handshake(t->ssl);
 	if (r == 1) {

@@ -21,6 +21,7 @@
 
 enum transport_state {
 	TRANSPORT_PLAIN,
+	TRANSPORT_TLS_PENDING,   /* TLS asked for: plain bytes still go out, none come in */
 	TRANSPORT_TLS_HANDSHAKE,
 	TRANSPORT_TLS,
 };
@@ -36,12 +37,15 @@ struct transport {
 ssize_t transport_recv(struct transport *t, void *buf, size_t n);
 ssize_t transport_send(struct transport *t, const void *buf, size_t n);
 
-/* Start TLS on a plain side: as a server (accept) or a client (connect).
+/* Ask for TLS on a plain side: as a server (accept) or a client (connect).
+ * The side is TRANSPORT_TLS_PENDING until transport_handshake() is first
+ * called: bytes already queued for the peer may still be sent in plain.
  * verify_ip: for a client, the address the peer certificate must name, or
  * NULL. 0 or a negative errno. */
 int transport_start_tls(struct transport *t, SSL_CTX *ctx, bool server, const char *verify_ip);
 
-/* Drive the handshake: 1 done, 0 in progress (see want), or -EPROTO. */
+/* Start or drive the handshake: 1 done, 0 in progress (see want), or
+ * -EPROTO. */
 int transport_handshake(struct transport *t);
 
 /* Bytes OpenSSL holds already decrypted: no epoll event will announce them. */

@@ -17,4 +17,8 @@ done
 [ "$(count "$AGENT_LOG" 'session_end.*SLUICE_BYTES_UP=1048576 SLUICE_BYTES_DOWN=1048576 ')" -eq 1000 ] ||
 	fail "expected 1000 complete sessions, log has $(count "$AGENT_LOG" session_end) ends"
 [ "$(count "$AGENT_LOG" session_start)" -eq 1000 ] || fail "expected 1000 session starts"
+# The hand-off map holds an origin only from a job's SYN to the agent's
+# accept: after 1,000 connections it is empty again.
+out=$(bpftool map dump name handoff 2>&1)
+case "$out" in "[]"|*"Found 0 elements"*) ;; *) fail "handoff map not empty: $(echo "$out" | tail -n 3)" ;; esac
 stop_agent

@@ -59,7 +59,6 @@ pg_super -c "alter role app password 'rotated-$$'" -c "select pg_reload_conf()" 
 
 # Statement events: simple query, and the extended protocol with a parameter.
 job_psql -c "create table t (id int, secret text)" -c "insert into t values (1, 'x')" || fail "create"
-job_psql -c "select id, secret as s from t where id = \$1" >/dev/null 2>&1
 in_cgroup "/$TAG" env PGPASSWORD=x "$PGBIN/pgbench" -h 127.0.0.2 -p "$PGPORT" -U whoever -n -t 1 \
 	-M extended -f /dev/stdin orders <<'SQL' >/dev/null || fail "pgbench extended failed"
 select id, secret as s from t where id = 1 + 0 * :client_id;
