@@ -51,7 +51,8 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all deps check demo bench bench-tcp bench-pg vmlinux clean fuzz
 
-POLICY_OBJS := $(BUILD)/policy/policy.o
+POLICY_OBJS := $(BUILD)/policy/policy.o $(BUILD)/policy/sql_names.o
+SQL_OBJS    := $(BUILD)/policy/sql_classify.o $(BUILD)/policy/sql_rules.o
 AGENT_OBJS  := $(patsubst userspace/%.c,$(BUILD)/userspace/%.o,$(wildcard userspace/*.c))
 HELPERS     := $(BUILD)/tests/sluice-testnet
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
@@ -76,9 +77,9 @@ $(BUILD)/%.o: %.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/sluiced: $(AGENT_OBJS) $(POLICY_OBJS)
+$(BUILD)/sluiced: $(AGENT_OBJS) $(POLICY_OBJS) $(SQL_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lpg_query -o $@
 
 $(BUILD)/tests/sluice-testnet: $(BUILD)/tests/helpers/sluice-testnet.o
 	$(call msg,LD,$@)
@@ -90,7 +91,7 @@ $(BUILD)/tests/test_identity: $(BUILD)/tests/unit/test_identity.o \
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
 $(BUILD)/tests/test_sql_classify: $(BUILD)/tests/unit/test_sql_classify.o \
-		$(BUILD)/policy/sql_classify.o
+		$(BUILD)/policy/sql_classify.o $(BUILD)/policy/sql_names.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lpg_query -o $@
 
@@ -98,29 +99,37 @@ $(BUILD)/tests/test_policy: $(BUILD)/tests/unit/test_policy.o $(POLICY_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+$(BUILD)/tests/test_sql_rules: $(BUILD)/tests/unit/test_sql_rules.o $(POLICY_OBJS) $(SQL_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lpg_query -o $@
+
 # libFuzzer targets: clang only, always with ASan+UBSan.
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE -Ipolicy -Iuserspace -Ibpf \
 		-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 fuzz: $(FUZZ_TARGETS)
 
+POLICY_SRCS  := policy/policy.c policy/sql_names.c
+SQL_SRCS     := policy/sql_classify.c policy/sql_rules.c
 PG_FUZZ_SRCS := tests/fuzz/fuzz_pg.c userspace/proto_postgres.c userspace/pg_wire.c \
 		userspace/pg_auth.c userspace/pg_track.c userspace/pg_cancel.c \
-		userspace/relay.c userspace/tls.c policy/policy.c
-build-fuzz/fuzz_pg: $(PG_FUZZ_SRCS) $(wildcard userspace/*.h)
+		userspace/pg_judge.c userspace/relay.c userspace/tls.c \
+		$(POLICY_SRCS) $(SQL_SRCS)
+build-fuzz/fuzz_pg: $(PG_FUZZ_SRCS) $(wildcard userspace/*.h policy/*.h)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Ibuild $(PG_FUZZ_SRCS) $(PKG_LIBS) -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Ibuild $(PG_FUZZ_SRCS) $(PKG_LIBS) -lpg_query -o $@
 
-build-fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c policy/sql_classify.c policy/sql_classify.h
+build-fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c policy/sql_classify.c policy/sql_names.c policy/sql_classify.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_sql.c policy/sql_classify.c $(PKG_LIBS) -lpg_query -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_sql.c policy/sql_classify.c policy/sql_names.c \
+		$(PKG_LIBS) -lpg_query -o $@
 
-build-fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c policy/policy.c policy/policy.h
+build-fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c $(POLICY_SRCS) policy/policy.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_policy.c policy/policy.c $(PKG_LIBS) -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_policy.c $(POLICY_SRCS) $(PKG_LIBS) -o $@
 
 deps:
 	$(Q)tests/deps.sh

@@ -9,6 +9,7 @@
  * error and never a silently ignored setting.
  */
 #include "policy.h"
+#include "sql_classify.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -46,6 +47,7 @@ struct ctx {
 	size_t nerr;
 	bool oom;
 	struct name_ix *targets; /* sorted target names, for rules[].target */
+	const struct policy_target *target_defs; /* what targets[].i indexes */
 	size_t ntargets;
 	bool targets_broken;     /* "targets" is no array: skip rules[].target */
 };
@@ -1290,19 +1292,50 @@ static void check_target_names(struct ctx *c, const struct policy *p)
 {
 	c->targets = index_names(c, p->targets, p->ntargets, sizeof(*p->targets),
 				 &c->ntargets);
+	c->target_defs = p->targets;
 	report_duplicates(c, c->targets, c->ntargets, p->ntargets, "targets", "target");
 }
 
-static void check_target_exists(struct ctx *c, const char *path, const char *name)
+/* The target named name, or NULL (reported unless "targets" is broken). */
+static const struct policy_target *check_target_exists(struct ctx *c, const char *path,
+						       const char *name)
 {
-	struct name_ix key = { name, 0 };
+	struct name_ix key = { name, 0 }, *found = NULL;
 	char sub[PATH_LEN], q[QBUF];
 
-	if (c->targets_broken ||
-	    (c->ntargets && bsearch(&key, c->targets, c->ntargets, sizeof(key), name_only_cmp)))
-		return;
-	path_key(sub, path, "target");
-	errf(c, sub, "no target named %s", quote(q, name));
+	if (c->ntargets)
+		found = bsearch(&key, c->targets, c->ntargets, sizeof(key), name_only_cmp);
+	if (found)
+		return &c->target_defs[found->i];
+	if (!c->targets_broken) {
+		path_key(sub, path, "target");
+		errf(c, sub, "no target named %s", quote(q, name));
+	}
+	return NULL;
+}
+
+/* A word of allow/deny/approve must mean something for the target's
+ * protocol: a typo in a deny list would otherwise deny nothing. */
+static void check_rule_words(struct ctx *c, const char *path, const char *key,
+			     const struct policy_strv *words, const struct policy_target *t)
+{
+	char sub[PATH_LEN], el[PATH_LEN], q[QBUF];
+
+	path_key(sub, path, key);
+	for (size_t i = 0; i < words->n; i++) {
+		const char *w = words->v[i];
+
+		if (!w || !strcmp(w, "connect"))
+			continue;
+		path_index(el, sub, i);
+		if (t->protocol == POLICY_PROTO_TCP)
+			errf(c, el, "%s means nothing for tcp target %s: only \"connect\" does",
+			     quote(q, w), t->name);
+		else if (sql_class_from_name(w) < 0 && sql_kind_from_name(w) < 0 &&
+			 !sql_guard_from_name(w))
+			errf(c, el, "%s is not a statement class, kind or guard flag "
+			     "(see docs/sql-classes.md)", quote(q, w));
+	}
 }
 
 /* ---------------------------------------------------------------- rules */
@@ -1330,16 +1363,22 @@ static void parse_mask(struct ctx *c, const cJSON *j, const char *path, void *ou
 static void parse_rule(struct ctx *c, const cJSON *j, const char *path, void *out)
 {
 	static const char *const keys[] = { "target", "roles", "allow", "deny", "approve", "mask", NULL };
+	const struct policy_target *t = NULL;
 	struct policy_rule *r = out;
 
 	check_keys(c, j, path, keys);
 	str_copy(c, j, path, "target", REQUIRED, check_name, &r->target);
 	if (r->target)
-		check_target_exists(c, path, r->target);
+		t = check_target_exists(c, path, r->target);
 	strv_field(c, j, path, "roles", REQUIRED, check_name, &r->roles);
 	strv_field(c, j, path, "allow", OPTIONAL, check_action, &r->allow);
 	strv_field(c, j, path, "deny", OPTIONAL, check_action, &r->deny);
 	strv_field(c, j, path, "approve", OPTIONAL, check_action, &r->approve);
+	if (t) {
+		check_rule_words(c, path, "allow", &r->allow, t);
+		check_rule_words(c, path, "deny", &r->deny, t);
+		check_rule_words(c, path, "approve", &r->approve, t);
+	}
 	r->mask = list_field(c, j, path, "mask", sizeof(*r->mask), parse_mask, &r->nmask);
 }
 
@@ -1714,19 +1753,21 @@ static const struct policy_strv *rule_list(const struct policy_rule *r, enum rul
 	return l == LIST_DENY ? &r->deny : l == LIST_APPROVE ? &r->approve : &r->allow;
 }
 
+bool policy_rule_applies(const struct policy_rule *r, const char *target,
+			 const struct policy_strv *roles)
+{
+	return r->target && target && !strcmp(r->target, target) && roles_meet(&r->roles, roles);
+}
+
 /* The first rule for target and roles whose list l holds action, or -1. */
 static int first_listing(const struct policy *p, const char *target,
 			 const struct policy_strv *roles, const char *action,
 			 enum rule_list l)
 {
-	const struct policy_rule *r;
-
-	for (size_t i = 0; i < p->nrules && i <= INT_MAX; i++) {
-		r = &p->rules[i];
-		if (r->target && !strcmp(r->target, target) &&
-		    roles_meet(&r->roles, roles) && strv_has(rule_list(r, l), action))
+	for (size_t i = 0; i < p->nrules && i <= INT_MAX; i++)
+		if (policy_rule_applies(&p->rules[i], target, roles) &&
+		    strv_has(rule_list(&p->rules[i], l), action))
 			return (int)i;
-	}
 	return -1;
 }
 
@@ -1751,9 +1792,8 @@ bool policy_allows(const struct policy *p, const char *target,
 int policy_rule_for(const struct policy *p, const char *target,
 		    const struct policy_strv *roles)
 {
-	for (size_t i = 0; p && target && i < p->nrules && i <= INT_MAX; i++)
-		if (p->rules[i].target && !strcmp(p->rules[i].target, target) &&
-		    roles_meet(&p->rules[i].roles, roles))
+	for (size_t i = 0; p && i < p->nrules && i <= INT_MAX; i++)
+		if (policy_rule_applies(&p->rules[i], target, roles))
 			return (int)i;
 	return -1;
 }

@@ -180,6 +180,11 @@ struct policy_facts {
 const struct policy_identity *policy_match_identity(const struct policy *p,
 						    const struct policy_facts *f);
 
+/* Does rule r apply to target for a caller with roles? A rule role "*"
+ * matches any role; no roles match nothing. */
+bool policy_rule_applies(const struct policy_rule *r, const char *target,
+			 const struct policy_strv *roles);
+
 /* Index of the first rule for target whose roles meet roles, or -1. */
 int policy_rule_for(const struct policy *p, const char *target,
 		    const struct policy_strv *roles);

@@ -34,103 +34,6 @@
 #define MAX_BODY_DEPTH  2           /* SQL function bodies inside bodies */
 #define MAX_CTES        256         /* CTE names in scope that we track */
 
-/* ------------------------------------------------------------------ names */
-
-static const char *const class_names[SQL_CLASS_COUNT] = {
-	[SQL_CLASS_READ] = "read",
-	[SQL_CLASS_SESSION] = "session",
-	[SQL_CLASS_COPY_OUT] = "copy_out",
-	[SQL_CLASS_WRITE] = "write",
-	[SQL_CLASS_COPY_IN] = "copy_in",
-	[SQL_CLASS_DDL] = "ddl",
-	[SQL_CLASS_DCL] = "dcl",
-	[SQL_CLASS_PROCEDURAL] = "procedural",
-	[SQL_CLASS_ADMIN] = "admin",
-};
-
-static const char *const kind_names[SQL_KIND_COUNT] = {
-	[SQL_KIND_SELECT] = "select",
-	[SQL_KIND_INSERT] = "insert",
-	[SQL_KIND_UPDATE] = "update",
-	[SQL_KIND_DELETE] = "delete",
-	[SQL_KIND_MERGE] = "merge",
-	[SQL_KIND_TRUNCATE] = "truncate",
-	[SQL_KIND_COPY] = "copy",
-	[SQL_KIND_CREATE] = "create",
-	[SQL_KIND_ALTER] = "alter",
-	[SQL_KIND_DROP] = "drop",
-	[SQL_KIND_COMMENT] = "comment",
-	[SQL_KIND_SECURITY_LABEL] = "security_label",
-	[SQL_KIND_GRANT] = "grant",
-	[SQL_KIND_REVOKE] = "revoke",
-	[SQL_KIND_REASSIGN] = "reassign",
-	[SQL_KIND_REFRESH] = "refresh",
-	[SQL_KIND_IMPORT] = "import",
-	[SQL_KIND_SET] = "set",
-	[SQL_KIND_RESET] = "reset",
-	[SQL_KIND_SHOW] = "show",
-	[SQL_KIND_DISCARD] = "discard",
-	[SQL_KIND_TRANSACTION] = "transaction",
-	[SQL_KIND_PREPARE] = "prepare",
-	[SQL_KIND_EXECUTE] = "execute",
-	[SQL_KIND_DEALLOCATE] = "deallocate",
-	[SQL_KIND_DECLARE] = "declare",
-	[SQL_KIND_FETCH] = "fetch",
-	[SQL_KIND_MOVE] = "move",
-	[SQL_KIND_CLOSE] = "close",
-	[SQL_KIND_EXPLAIN] = "explain",
-	[SQL_KIND_CALL] = "call",
-	[SQL_KIND_DO] = "do",
-	[SQL_KIND_LISTEN] = "listen",
-	[SQL_KIND_UNLISTEN] = "unlisten",
-	[SQL_KIND_NOTIFY] = "notify",
-	[SQL_KIND_LOCK] = "lock",
-	[SQL_KIND_VACUUM] = "vacuum",
-	[SQL_KIND_ANALYZE] = "analyze",
-	[SQL_KIND_CLUSTER] = "cluster",
-	[SQL_KIND_REINDEX] = "reindex",
-	[SQL_KIND_CHECKPOINT] = "checkpoint",
-	[SQL_KIND_LOAD] = "load",
-	[SQL_KIND_OTHER] = "other",
-};
-
-const char *sql_class_name(enum sql_class c)
-{
-	return (unsigned)c < SQL_CLASS_COUNT ? class_names[c] : "?";
-}
-
-const char *sql_kind_name(enum sql_kind k)
-{
-	return (unsigned)k < SQL_KIND_COUNT ? kind_names[k] : "?";
-}
-
-int sql_class_from_name(const char *word)
-{
-	for (int i = 0; word && i < SQL_CLASS_COUNT; i++)
-		if (strcmp(word, class_names[i]) == 0)
-			return i;
-	return -1;
-}
-
-int sql_kind_from_name(const char *word)
-{
-	/* "other" is a result, not something a policy can name usefully,
-	 * but naming it is harmless: it is how unknown statements show. */
-	for (int i = 0; word && i < SQL_KIND_COUNT; i++)
-		if (strcmp(word, kind_names[i]) == 0)
-			return i;
-	return -1;
-}
-
-uint32_t sql_guard_from_name(const char *word)
-{
-	if (word && strcmp(word, "delete_without_where") == 0)
-		return SQL_F_DELETE_WITHOUT_WHERE;
-	if (word && strcmp(word, "update_without_where") == 0)
-		return SQL_F_UPDATE_WITHOUT_WHERE;
-	return 0;
-}
-
 /* ------------------------------------------- the side-effect function table */
 
 /*
@@ -767,6 +670,17 @@ static bool bool_on(const char *v)
 		     strcasecmp(v, "yes") == 0 || strcmp(v, "1") == 0);
 }
 
+bool sql_setting_safe(const char *name, const char *value)
+{
+	if (!name || !value)
+		return true;
+	if (strcasecmp(name, "standard_conforming_strings") == 0)
+		return bool_on(value);
+	if (strcasecmp(name, "client_encoding") == 0)
+		return !encoding_unsafe(value);
+	return true;
+}
+
 /*
  * The settings that are not "session": changing who we are (dcl), and
  * changing how later statements are lexed or enforced (admin).
@@ -980,7 +894,7 @@ static void statement(struct walk *w, const char *type, const cJSON *b)
 	if (active) {
 		add_kind(w, kind);
 		if (t->cls != NOCLASS && t->sp != SP_SET)
-			raise(w, t->cls, kind >= 0 ? kind_names[kind] : type, NULL);
+			raise(w, t->cls, kind >= 0 ? sql_kind_name((enum sql_kind)kind) : type, NULL);
 	}
 
 	switch (t->sp) {
@@ -1266,6 +1180,31 @@ int sql_merge(struct sql_stmt *exec, const struct sql_stmt *prepared)
 		return -EINVAL;
 	err = merge_stmt(exec, prepared);
 	exec->flags &= ~SQL_F_NEEDS_PREPARED;
+	return err;
+}
+
+int sql_verdict_copy(const struct sql_verdict *src, struct sql_verdict *dst)
+{
+	int err = 0;
+
+	*dst = (struct sql_verdict){ 0 };
+	memcpy(dst->error, src->error, sizeof(dst->error));
+	dst->error_pos = src->error_pos;
+	if (!src->n)
+		return 0;
+	dst->stmts = calloc(src->n, sizeof(*dst->stmts));
+	if (!dst->stmts)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->n && !err; i++) {
+		dst->stmts[i] = src->stmts[i];
+		dst->stmts[i].tables = NULL;
+		dst->stmts[i].ntables = 0;
+		dst->n = i + 1;
+		for (size_t t = 0; t < src->stmts[i].ntables && !err; t++)
+			add_table_name(&dst->stmts[i], src->stmts[i].tables[t], &err);
+	}
+	if (err)
+		sql_verdict_free(dst);
 	return err;
 }
 
@@ -1609,21 +1548,26 @@ int sql_classify(const char *text, struct sql_verdict *out)
 	return classify_text(text, 0, out);
 }
 
+/* What sql_classify() refuses before parsing, for the other entry points. */
+static int guard_text(const char *text, char *msg, size_t n)
+{
+	if (!text) {
+		snprintf(msg, n, "no query text");
+		return -EINVAL;
+	}
+	if (strlen(text) > SQL_MAX_TEXT) {
+		snprintf(msg, n, "query string longer than %u bytes", SQL_MAX_TEXT);
+		return -E2BIG;
+	}
+	return guard_depth(text, msg, n);
+}
+
 int sql_fingerprint(const char *text, uint64_t *out, char *err, size_t errlen)
 {
 	char msg[256] = "";
 	PgQueryFingerprintResult r;
-	int rc = 0;
+	int rc = guard_text(text, msg, sizeof msg);
 
-	if (!text) {
-		rc = -EINVAL;
-		snprintf(msg, sizeof msg, "no query text");
-	} else if (strlen(text) > SQL_MAX_TEXT) {
-		rc = -E2BIG;
-		snprintf(msg, sizeof msg, "query string longer than %u bytes", SQL_MAX_TEXT);
-	} else {
-		rc = guard_depth(text, msg, sizeof msg);
-	}
 	if (rc == 0) {
 		r = pg_query_fingerprint(text);
 		if (r.error) {
@@ -1636,5 +1580,22 @@ int sql_fingerprint(const char *text, uint64_t *out, char *err, size_t errlen)
 	}
 	if (rc < 0 && err && errlen)
 		snprintf(err, errlen, "%s", msg);
+	return rc;
+}
+
+int sql_normalize(const char *text, char *out, size_t outlen)
+{
+	char msg[256];
+	PgQueryNormalizeResult r;
+	int rc = guard_text(text, msg, sizeof msg);
+
+	if (rc)
+		return rc;
+	r = pg_query_normalize(text);
+	if (r.error || !r.normalized_query)
+		rc = -EINVAL;
+	else if (outlen)
+		snprintf(out, outlen, "%s", r.normalized_query);
+	pg_query_free_normalize_result(r);
 	return rc;
 }

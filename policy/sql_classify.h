@@ -172,6 +172,9 @@ struct sql_verdict {
  */
 int sql_classify(const char *text, struct sql_verdict *out);
 
+/* A deep copy of src into dst: 0 or -ENOMEM (dst is then empty). */
+int sql_verdict_copy(const struct sql_verdict *src, struct sql_verdict *dst);
+
 /* Release what sql_classify() or sql_merge() stored in v. */
 void sql_verdict_free(struct sql_verdict *v);
 
@@ -189,6 +192,19 @@ int sql_merge(struct sql_stmt *exec, const struct sql_stmt *prepared);
  * parse) or -E2BIG; err (or NULL) gets one line of text on failure.
  */
 int sql_fingerprint(const char *text, uint64_t *out, char *err, size_t errlen);
+
+/*
+ * text with every constant replaced by $1, $2, ... (libpg_query's
+ * normalisation), cut to fit outlen: what may be logged of a statement
+ * whose literals could be secrets. 0, -EINVAL (does not parse) or -E2BIG.
+ */
+int sql_normalize(const char *text, char *out, size_t outlen);
+
+/* Can this parser split the session's statements as the server does with
+ * setting name at value (a ParameterStatus)? false for
+ * standard_conforming_strings off and for client encodings where a quote or
+ * backslash byte can be half of a character (SJIS, BIG5, GBK, ...). */
+bool sql_setting_safe(const char *name, const char *value);
 
 /* Names as the policy writes them ("copy_in", "select", "delete_without_where"),
  * and back: -1 (or 0 for flags) when the word is not one of ours. */

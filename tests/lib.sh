@@ -245,7 +245,9 @@ pg_stop() {
 }
 
 # A policy with the PostgreSQL above as target "orders-db" (tls.upstream
-# MODE, default disable), credentials of "app", identity "job" on /$TAG.
+# MODE, default disable), credentials of "app", identity "job" on /$TAG,
+# whose rule allows $PG_ALLOW (a JSON list body; default every class).
+ALL_CLASSES='"read", "write", "ddl", "dcl", "session", "copy_in", "copy_out", "procedural", "admin"'
 write_pg_policy() { # FILE LPORT [TLS-MODE [CA]]
 	f=$1 lport=$2 mode=${3:-disable} ca=${4:-}
 	{
@@ -260,7 +262,8 @@ write_pg_policy() { # FILE LPORT [TLS-MODE [CA]]
 			printf '    "tls": { "upstream": "%s" },\n' "$mode"
 		fi
 		printf '    "credentials": { "user": "app", "password_file": "%s/app.pw" } } ],\n' "$WORK"
-		printf '  "rules": [ { "target": "orders-db", "roles": ["t"], "allow": ["read", "write"] } ]\n}\n'
+		printf '  "rules": [ { "target": "orders-db", "roles": ["t"], "allow": [%s] } ]\n}\n' \
+			"${PG_ALLOW:-$ALL_CLASSES}"
 	} > "$f"
 }
 

@@ -35,12 +35,22 @@ struct names {
  * and portals change only when the server confirms (ParseComplete,
  * BindComplete, CloseComplete): a Parse it rejects, or one it skips after
  * an error, must not change what later statements are taken to be. */
-enum op_kind { OP_PARSE, OP_BIND, OP_CLOSE_STATEMENT, OP_CLOSE_PORTAL, OP_SYNC };
+enum op_kind {
+	OP_PARSE,
+	OP_BIND,
+	OP_DESCRIBE,
+	OP_EXECUTE,
+	OP_CLOSE_STATEMENT,
+	OP_CLOSE_PORTAL,
+	OP_SYNC,             /* Sync, and Query and FunctionCall: ReadyForQuery ends them */
+};
 
 struct op {
 	enum op_kind kind;
 	struct named *named; /* OP_PARSE, OP_BIND */
 	char *name;          /* OP_CLOSE_* */
+	uint8_t *reply;      /* OP_EXECUTE of a refused statement: what the job gets */
+	size_t reply_len;
 	struct op *next;
 };
 
@@ -187,6 +197,7 @@ static void op_free(struct op *o)
 	if (o->named)
 		named_free(o->named);
 	free(o->name);
+	free(o->reply);
 	free(o);
 }
 
@@ -215,7 +226,7 @@ static int push(struct pg_track *t, enum op_kind kind, struct named *n, const ch
 {
 	struct op *o;
 
-	if (t->nops >= PG_TRACK_MAX_STATEMENTS || (n && t->bytes + named_size(n) > MAX_BYTES)) {
+	if (t->nops >= PG_TRACK_MAX_PENDING || (n && t->bytes + named_size(n) > MAX_BYTES)) {
 		if (n)
 			named_free(n);
 		return -ENOSPC;
@@ -349,6 +360,30 @@ static int on_bind(struct pg_track *t, const struct pg_msg *m, struct pg_reader 
 	return push(t, OP_BIND, n, NULL);
 }
 
+/* A statement about to run: ask the observer; queue what the server will
+ * answer (an Execute, and for Query and FunctionCall their ReadyForQuery). */
+static int run(struct pg_track *t, const struct pg_statement *st)
+{
+	uint8_t *reply = NULL;
+	size_t reply_len = 0;
+	int verdict = t->obs->statement ? t->obs->statement(t->ctx, st, &reply, &reply_len) : 0;
+	bool whole = st->path != PG_PATH_EXTENDED;
+	int err;
+
+	if (verdict == PG_TRACK_REFUSED || !whole) {
+		err = push(t, OP_EXECUTE, NULL, NULL);
+		if (err) {
+			free(reply);
+			return err;
+		}
+		t->tail->reply = reply;
+		t->tail->reply_len = reply_len;
+	}
+	if (whole && (err = push(t, OP_SYNC, NULL, NULL)))
+		return err;
+	return verdict == PG_TRACK_REFUSED ? PG_TRACK_REFUSED : 0;
+}
+
 static int on_execute(struct pg_track *t, struct pg_reader *r)
 {
 	const char *portal = pg_get_str(r);
@@ -364,9 +399,7 @@ static int on_execute(struct pg_track *t, struct pg_reader *r)
 		st.nparams = p->nparams;
 		st.params = p->params;
 	}
-	if (t->obs->statement)
-		t->obs->statement(t->ctx, &st);
-	return 0;
+	return run(t, &st);
 }
 
 static int on_close(struct pg_track *t, struct pg_reader *r)
@@ -390,9 +423,7 @@ int pg_track_frontend(struct pg_track *t, const struct pg_msg *m)
 		st.text = pg_get_str(&r);
 		if (r.bad)
 			return -EBADMSG;
-		if (t->obs->statement)
-			t->obs->statement(t->ctx, &st);
-		return push(t, OP_SYNC, NULL, NULL);
+		return run(t, &st);
 	case 'P':
 		return on_parse(t, &r);
 	case 'B':
@@ -408,9 +439,9 @@ int pg_track_frontend(struct pg_track *t, const struct pg_msg *m)
 		st.function_oid = (uint32_t)pg_get_i32(&r);
 		if (r.bad)
 			return -EBADMSG;
-		if (t->obs->statement)
-			t->obs->statement(t->ctx, &st);
-		return push(t, OP_SYNC, NULL, NULL);
+		return run(t, &st);
+	case 'D':
+		return push(t, OP_DESCRIBE, NULL, NULL);
 	default:
 		return 0;
 	}
@@ -481,6 +512,8 @@ static int confirm(struct pg_track *t, enum op_kind kind)
 	case OP_CLOSE_PORTAL:
 		t->bytes -= names_remove(&t->portals, o->name);
 		break;
+	case OP_DESCRIBE:
+	case OP_EXECUTE:
 	case OP_SYNC:
 		break;
 	}
@@ -500,20 +533,46 @@ static void discard_to_sync(struct pg_track *t)
 	}
 }
 
-int pg_track_backend(struct pg_track *t, const struct pg_msg *m)
+/* The request at the head was answered in full. */
+static void answered(struct pg_track *t, enum op_kind kind)
+{
+	if (t->head && t->head->kind == kind)
+		op_free(pop(t));
+}
+
+/* Is this ErrorResponse one that ends only the request, not the session? */
+static bool error_is_plain(const struct pg_msg *m)
+{
+	const char *sev = pg_error_field(m, 'V');
+
+	return sev && !strcmp(sev, "ERROR");
+}
+
+int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply,
+		     size_t *reply_len)
 {
 	struct pg_reader r = pg_reader_of(m);
 	const char *tag;
+	int ret = 0;
 
 	switch (m->type) {
 	case 'T':
+		answered(t, OP_DESCRIBE);
 		return on_row_description(t, &r);
+	case 'n':
+		answered(t, OP_DESCRIBE);
+		return 0;
 	case 'C':
 		tag = pg_get_str(&r);
 		if (r.bad)
 			return -EBADMSG;
+		answered(t, OP_EXECUTE);
 		if (t->obs->command_complete)
 			t->obs->command_complete(t->ctx, tag);
+		return 0;
+	case 'I':
+	case 's':
+		answered(t, OP_EXECUTE);
 		return 0;
 	case '1':
 		return confirm(t, OP_PARSE);
@@ -523,11 +582,18 @@ int pg_track_backend(struct pg_track *t, const struct pg_msg *m)
 		return t->head && t->head->kind == OP_CLOSE_PORTAL ? confirm(t, OP_CLOSE_PORTAL)
 								    : confirm(t, OP_CLOSE_STATEMENT);
 	case 'E':
+		/* The server's error for the stand-in of a refused statement;
+		 * a FATAL one (shutdown, termination) passes as it is. */
+		if (t->head && t->head->kind == OP_EXECUTE && t->head->reply && error_is_plain(m)) {
+			*reply = t->head->reply;
+			*reply_len = t->head->reply_len;
+			t->head->reply = NULL;
+			ret = PG_TRACK_REPLACE;
+		}
 		discard_to_sync(t);
-		return 0;
+		return ret;
 	case 'Z':
-		if (t->head && t->head->kind == OP_SYNC)
-			confirm(t, OP_SYNC);
+		answered(t, OP_SYNC);
 		/* Outside a transaction no portal the server confirmed survives;
 		 * Binds still pending are not touched. */
 		if (pg_get_u8(&r) == 'I')

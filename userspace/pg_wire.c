@@ -3,6 +3,7 @@
 #include "pg_wire.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static uint32_t be32(const uint8_t *p)
@@ -175,9 +176,11 @@ void pg_end(struct pg_builder *b)
 }
 
 void pg_put_error(struct pg_builder *b, uint8_t type, const char *severity,
-		  const char *sqlstate, const char *message, const char *detail,
-		  const char *hint)
+		  const char *sqlstate, const char *message, int position)
 {
+	char pos[16];
+
+
 	pg_begin(b, type);
 	pg_put_u8(b, 'S');
 	pg_put_str(b, severity);
@@ -187,13 +190,10 @@ void pg_put_error(struct pg_builder *b, uint8_t type, const char *severity,
 	pg_put_str(b, sqlstate);
 	pg_put_u8(b, 'M');
 	pg_put_str(b, message);
-	if (detail) {
-		pg_put_u8(b, 'D');
-		pg_put_str(b, detail);
-	}
-	if (hint) {
-		pg_put_u8(b, 'H');
-		pg_put_str(b, hint);
+	if (position > 0) {
+		snprintf(pos, sizeof(pos), "%d", position);
+		pg_put_u8(b, 'P');
+		pg_put_str(b, pos);
 	}
 	pg_put_u8(b, 0);
 	pg_end(b);

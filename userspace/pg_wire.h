@@ -94,11 +94,10 @@ void pg_put_bytes(struct pg_builder *b, const void *p, size_t n);
 /* Close the open message: writes its length. */
 void pg_end(struct pg_builder *b);
 
-/* ErrorResponse (or NoticeResponse with type 'N'): severity, SQLSTATE and
- * message; detail and hint may be NULL. */
+/* ErrorResponse (or NoticeResponse with type 'N'): severity, SQLSTATE,
+ * message, and the 1-based character position of a syntax error (0: none). */
 void pg_put_error(struct pg_builder *b, uint8_t type, const char *severity,
-		  const char *sqlstate, const char *message, const char *detail,
-		  const char *hint);
+		  const char *sqlstate, const char *message, int position);
 
 /* Find a field (e.g. 'M' message, 'C' code) of an ErrorResponse or
  * NoticeResponse body; NULL when absent. */

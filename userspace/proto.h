@@ -71,7 +71,9 @@ struct proto_module {
 /* Services of the core to modules, for use inside their callbacks. */
 
 /* Queue bytes toward side `to`, after what is already cleared for it and
- * before anything not yet looked at. 0, or -ENOBUFS without room. */
+ * before anything not yet looked at. The buffer grows if it must, to a
+ * little past its bound. 0, -ENOBUFS without room, or -ENOMEM. The buffer
+ * may move: pointers into it are stale afterwards. */
 int proxy_inject(struct session *s, enum proxy_side to, const void *data, size_t len);
 
 /* Remove n bytes at buf->ready (a message the module consumed). */

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "log.h"
 #include "pg_auth.h"
 #include "pg_cancel.h"
+#include "pg_judge.h"
 #include "pg_track.h"
 #include "pg_wire.h"
 #include "policy.h"
@@ -55,6 +57,7 @@ enum pg_phase {
 struct pg_state {
 	enum pg_phase phase;
 	struct pg_track *track;
+	struct pg_judge *judge;
 	struct pg_scram *scram;
 	char password[PASSWORD_MAX];
 	uint8_t *startup;          /* the job's startup parameters */
@@ -66,11 +69,16 @@ struct pg_state {
 	size_t streaming[2];       /* body bytes of a message passing unread */
 };
 
-/* Contexts made once at start, by target index for the upstream side. */
+/* Contexts made once at start, by target index for the upstream side.
+ * stand_in: a portal name no session has (random, never shown to a job):
+ * executing it is how a refused statement gets its error from the server
+ * in the right place of the stream, with the transaction state the server
+ * gives an error. */
 static struct {
 	const struct policy *policy;
 	SSL_CTX *server;
 	SSL_CTX **upstream;
+	char stand_in[40];
 } pg;
 
 static struct pg_state *state(struct session *s)
@@ -85,10 +93,9 @@ static size_t max_message(void)
 
 /* ---------------------------------------------------------------- events */
 
-static void on_statement(void *ctx, const struct pg_statement *st)
+static void log_statement(struct session *s, const struct pg_statement *st)
 {
 	static const char *const paths[] = { "query", "extended", "function" };
-	struct session *s = ctx;
 	char f[6][600];
 	const char *v[6];
 	size_t n = 0;
@@ -110,6 +117,65 @@ static void on_statement(void *ctx, const struct pg_statement *st)
 		snprintf(f[n], sizeof(f[n]), "SLUICE_PARAMS=%u", st->nparams), v[n] = f[n], n++;
 	}
 	log_event(LOG_DEBUG, "statement", v, n);
+}
+
+/* A refusal, as a warning: the statement with its constants taken out
+ * (they may be secrets), and who, where, which rule. */
+static void log_refusal(struct session *s, const struct pg_statement *st,
+			const struct pg_ruling *r)
+{
+	char f[9][600], text[512], msg[700];
+	const char *v[9];
+	size_t n = 0;
+
+	if (st->path == PG_PATH_FUNCTION)
+		snprintf(text, sizeof(text), "(function call, oid %u)", st->function_oid);
+	else if (!st->text || sql_normalize(st->text, text, sizeof(text)))
+		snprintf(text, sizeof(text), "(not shown: it does not parse)");
+	snprintf(f[n], sizeof(f[n]), "SLUICE_EVENT=statement"), v[n] = f[n], n++;
+	snprintf(f[n], sizeof(f[n]), "SLUICE_SESSION=%s", s->id), v[n] = f[n], n++;
+	snprintf(f[n], sizeof(f[n]), "SLUICE_IDENTITY=%s",
+		 s->identity ? s->identity->name : "-"), v[n] = f[n], n++;
+	snprintf(f[n], sizeof(f[n]), "SLUICE_TARGET=%s", s->target->name), v[n] = f[n], n++;
+	snprintf(f[n], sizeof(f[n]), "SLUICE_DECISION=%s", sql_decision_name(r->decision));
+	v[n] = f[n], n++;
+	if (r->rule >= 0)
+		snprintf(f[n], sizeof(f[n]), "SLUICE_RULE=%d", r->rule), v[n] = f[n], n++;
+	snprintf(f[n], sizeof(f[n]), "SLUICE_CLASS=%s", r->cls), v[n] = f[n], n++;
+	snprintf(f[n], sizeof(f[n]), "SLUICE_KIND=%s", r->kind), v[n] = f[n], n++;
+	snprintf(f[n], sizeof(f[n]), "SLUICE_STATEMENT=%s", text), v[n] = f[n], n++;
+	snprintf(msg, sizeof(msg), "session %s: %s", s->id, r->message);
+	log_event(LOG_WARNING, msg, v, n);
+}
+
+/* Judge a statement about to run; a refusal becomes the ErrorResponse the
+ * job gets in its place. */
+static int on_statement(void *ctx, const struct pg_statement *st, uint8_t **reply,
+			size_t *reply_len)
+{
+	struct session *s = ctx;
+	struct pg_ruling r;
+	struct pg_builder b;
+
+	log_statement(s, st);
+	if (st->path == PG_PATH_FUNCTION)
+		pg_judge_function_call(state(s)->judge, &r);
+	else /* a portal no Bind made is an SQL cursor: executing it fetches */
+		pg_judge_sql(state(s)->judge, st->text ? st->text : "FETCH ALL FROM c", &r);
+	if (r.decision == SQL_ALLOW)
+		return 0;
+	log_refusal(s, st, &r);
+	*reply = malloc(ERROR_MAX);
+	if (!*reply)
+		return -ENOMEM;
+	b = pg_builder_on(*reply, ERROR_MAX);
+	pg_put_error(&b, 'E', "ERROR", r.sqlstate, r.message, r.position);
+	if (b.bad) {
+		free(*reply);
+		return -ENOBUFS;
+	}
+	*reply_len = b.len;
+	return PG_TRACK_REFUSED;
 }
 
 static void on_row_description(void *ctx, const struct pg_column *cols, uint16_t n)
@@ -142,6 +208,16 @@ static void on_command_complete(void *ctx, const char *tag)
 	log_event(LOG_DEBUG, "command complete", v, 2);
 }
 
+/* ParameterStatus: settings that decide whether statements can be judged. */
+static void note_parameter(struct session *s, const struct pg_msg *m)
+{
+	struct pg_reader r = pg_reader_of(m);
+	const char *name = pg_get_str(&r), *value = pg_get_str(&r);
+
+	if (!r.bad)
+		pg_judge_setting(state(s)->judge, name, value);
+}
+
 static const struct pg_observer observer = {
 	.statement = on_statement,
 	.row_description = on_row_description,
@@ -164,7 +240,7 @@ static int fail(struct session *s, const char *sqlstate, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	pg_put_error(&b, 'E', "FATAL", sqlstate, msg, NULL, NULL);
+	pg_put_error(&b, 'E', "FATAL", sqlstate, msg, 0);
 	state(s)->phase = PG_DONE;
 	log_warn("session %s: %s", s->id, msg);
 	/* Inside a row still streaming to the job the error would corrupt it:
@@ -440,7 +516,9 @@ static int upstream_ready(struct session *s, struct relay_buf *b, const struct p
 	} else if (m->type == 'Z') {
 		st->phase = PG_RELAY;
 		proxy_established(s);
-	} else if (!strchr("SNE", m->type)) {
+	} else if (m->type == 'S') {
+		note_parameter(s, m);
+	} else if (!strchr("NE", m->type)) {
 		return violation(s, SIDE_UPSTREAM, "unexpected message before ReadyForQuery");
 	}
 	b->ready += m->total;
@@ -621,24 +699,57 @@ static bool streams(uint8_t type)
 	return type == 'D' || type == 'd';
 }
 
+/* The refused request m goes no further: an Execute of the stand-in
+ * portal (and a Sync, for a Query or FunctionCall, which end with
+ * ReadyForQuery) takes its place. */
+static int send_stand_in(struct session *s, struct relay_buf *b, const struct pg_msg *m)
+{
+	uint8_t out[96];
+	struct pg_builder o = pg_builder_on(out, sizeof(out));
+
+	pg_begin(&o, 'E');
+	pg_put_str(&o, pg.stand_in);
+	pg_put_i32(&o, 0);
+	pg_end(&o);
+	if (m->type != 'E') {
+		pg_begin(&o, 'S');
+		pg_end(&o);
+	}
+	relay_drop(b, m->total);
+	return o.bad ? -ENOBUFS : proxy_inject(s, SIDE_UPSTREAM, out, o.len);
+}
+
 static int relay_message(struct session *s, enum proxy_side from, struct relay_buf *b,
 			 const struct pg_msg *m)
 {
 	struct pg_state *st = state(s);
+	uint8_t *reply = NULL;
+	size_t reply_len = 0;
 	int err;
 
 	if (from == SIDE_CLIENT) {
 		if (!pg_frontend_type_known(m->type) || m->type == 'p')
 			return violation(s, from, "unknown message type");
 		err = pg_track_frontend(st->track, m);
+		if (err == PG_TRACK_REFUSED)
+			return send_stand_in(s, b, m);
 	} else {
 		if (!pg_backend_type_known(m->type) || m->type == 'K' || m->type == 'R')
 			return violation(s, from, "unexpected message type");
-		err = pg_track_backend(st->track, m);
+		if (m->type == 'S')
+			note_parameter(s, m);
+		err = pg_track_backend(st->track, m, &reply, &reply_len);
+		if (err == PG_TRACK_REPLACE) {
+			relay_drop(b, m->total);
+			err = proxy_inject(s, SIDE_CLIENT, reply, reply_len);
+			free(reply);
+			return err;
+		}
 	}
 	if (err)
-		return violation(s, from, err == -ENOSPC ? "too many prepared statements or portals"
-							 : "malformed message");
+		return err == -ENOMEM ? err : violation(s, from, err == -ENOSPC ?
+			"too many prepared statements, portals or requests in flight" :
+			"malformed message");
 	b->ready += m->total;
 	return 0;
 }
@@ -771,7 +882,10 @@ static int pg_open(struct session *s)
 	if (!st)
 		return -ENOMEM;
 	st->track = pg_track_new(&observer, s);
-	if (!st->track) {
+	st->judge = pg_judge_new(pg.policy, s->target, s->identity);
+	if (!st->track || !st->judge) {
+		pg_track_free(st->track);
+		pg_judge_free(st->judge);
 		free(st);
 		return -ENOMEM;
 	}
@@ -789,6 +903,7 @@ static void pg_close(struct session *s)
 		pg_cancel_forget(&st->job_key);
 	wipe_password(st);
 	pg_track_free(st->track);
+	pg_judge_free(st->judge);
 	free(st->startup);
 	free(st);
 	s->proto_state = NULL;
@@ -802,6 +917,7 @@ static void pg_fini(void)
 	SSL_CTX_free(pg.server);
 	pg_cancel_clear();
 	pg_scram_clear_cache();
+	pg_judge_cache_clear();
 	memset(&pg, 0, sizeof(pg));
 }
 
@@ -810,10 +926,17 @@ static int pg_init(const struct policy *p)
 	bool any = false;
 	int err;
 
+	uint8_t rnd[12];
+
 	pg.policy = p;
 	pg.upstream = calloc(p->ntargets + 1, sizeof(*pg.upstream));
-	if (!pg.upstream)
+	if (!pg.upstream || RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		pg_fini();
 		return -ENOMEM;
+	}
+	snprintf(pg.stand_in, sizeof(pg.stand_in), "sluice_refused_");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(pg.stand_in + 15 + 2 * i, 3, "%02x", rnd[i]);
 	for (size_t i = 0; i < p->ntargets; i++) {
 		const struct policy_target *t = &p->targets[i];
 

@@ -22,6 +22,7 @@
 
 #define ACCEPT_BATCH 128
 #define TICK_MS 500
+#define INJECT_SLACK 4096 /* what a module may queue past a buffer at its bound */
 
 TAILQ_HEAD(session_list, session);
 
@@ -285,13 +286,21 @@ static int pump_write(struct session *s, enum proxy_side to)
 	return 0;
 }
 
+static int resize(struct relay_buf *b, size_t cap)
+{
+	uint8_t *data = realloc(b->data, cap);
+
+	if (!data)
+		return -ENOMEM;
+	b->data = data;
+	b->cap = cap;
+	return 0;
+}
+
 /* Make room at the end of a buffer: compact, or grow up to the bound when
  * the module is waiting for a message larger than the buffer. */
 static int make_room(struct session *s, struct relay_buf *b)
 {
-	size_t cap;
-	uint8_t *data;
-
 	if (b->len < b->cap)
 		return 0;
 	if (b->sent > 0) {
@@ -300,13 +309,7 @@ static int make_room(struct session *s, struct relay_buf *b)
 	}
 	if (b->ready > b->sent || b->cap >= s->max_cap)
 		return 0;
-	cap = b->cap * 2 < s->max_cap ? b->cap * 2 : s->max_cap;
-	data = realloc(b->data, cap);
-	if (!data)
-		return -ENOMEM;
-	b->data = data;
-	b->cap = cap;
-	return 0;
+	return resize(b, b->cap * 2 < s->max_cap ? b->cap * 2 : s->max_cap);
 }
 
 /* Read from side `from` into its buffer; 0, or a negative errno. */
@@ -408,7 +411,14 @@ static void session_relay(struct session *s, enum proxy_side side, unsigned even
 
 int proxy_inject(struct session *s, enum proxy_side to, const void *data, size_t n)
 {
-	return relay_insert(&s->buf[!to], data, n);
+	struct relay_buf *b = &s->buf[!to];
+
+	if (b->cap - b->len < n)
+		relay_compact(b);
+	if (b->cap - b->len < n && b->len + n <= s->max_cap + INJECT_SLACK &&
+	    resize(b, b->len + n))
+		return -ENOMEM;
+	return relay_insert(b, data, n);
 }
 
 int proxy_start_tls(struct session *s, enum proxy_side side, SSL_CTX *ctx,

@@ -81,7 +81,7 @@ static void remove_state(void)
 static void setup(void)
 {
 	struct policy_errors errs = { 0 };
-	char json[1024], pw[512];
+	char json[2048], pw[512];
 	FILE *f;
 
 	if (!mkdtemp(state_dir))
@@ -98,7 +98,11 @@ static void setup(void)
 		 "{ \"agent\": { \"state_dir\": \"%s\", \"max_message_bytes\": 16384 },"
 		 "  \"targets\": [ { \"name\": \"db\", \"protocol\": \"postgres\","
 		 "    \"address\": \"127.0.0.2:5432\", \"tls\": { \"upstream\": \"prefer\" },"
-		 "    \"credentials\": { \"user\": \"app\", \"password_file\": \"%s\" } } ] }",
+		 "    \"credentials\": { \"user\": \"app\", \"password_file\": \"%s\" } } ],"
+		 "  \"identities\": [ { \"name\": \"job\", \"roles\": [\"r\"] } ],"
+		 "  \"rules\": [ { \"target\": \"db\", \"roles\": [\"r\"],"
+		 "    \"allow\": [\"read\", \"write\", \"session\"], \"deny\": [\"drop\"],"
+		 "    \"approve\": [\"delete\"] } ] }",
 		 state_dir, pw);
 	policy = policy_parse(json, strlen(json), &errs);
 	if (!policy || proto_postgres.init(policy))
@@ -121,6 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	snprintf(s.id, sizeof(s.id), "fuzz");
 	s.target = &policy->targets[0];
+	s.identity = &policy->identities[0];
 	s.proto = &proto_postgres;
 	s.max_cap = CAP;
 	for (int i = 0; i < 2; i++) {

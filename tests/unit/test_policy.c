@@ -182,7 +182,7 @@ static const struct error_case error_cases[] = {
 	  { "$.rules[0].roles: must not be empty" }, 1 },
 	{ "rule allow type", RULE "\"allow\":\"read\"}]}",
 	  { "$.rules[0].allow: expected an array of strings, got a string" }, 1 },
-	{ "rule allow element", RULE "\"allow\":[\"read\",1]}]}",
+	{ "rule allow element", RULE "\"allow\":[\"connect\",1]}]}",
 	  { "$.rules[0].allow[1]: expected a string, got a number" }, 1 },
 	{ "rule deny shape", RULE "\"deny\":[\"DROP TABLE\"]}]}",
 	  { "$.rules[0].deny[0]: expected an action name" }, 1 },
