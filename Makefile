@@ -54,7 +54,7 @@ endif
 POLICY_OBJS := $(BUILD)/policy/policy.o $(BUILD)/policy/sql_names.o
 SQL_OBJS    := $(BUILD)/policy/sql_classify.o $(BUILD)/policy/sql_rules.o
 AGENT_OBJS  := $(patsubst userspace/%.c,$(BUILD)/userspace/%.o,$(wildcard userspace/*.c))
-HELPERS     := $(BUILD)/tests/sluice-testnet
+HELPERS     := $(BUILD)/tests/sluice-testnet $(BUILD)/tests/sluice-pgq
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
 
 all: $(BUILD)/sluiced $(HELPERS) $(UNIT_TESTS)
@@ -84,6 +84,11 @@ $(BUILD)/sluiced: $(AGENT_OBJS) $(POLICY_OBJS) $(SQL_OBJS)
 $(BUILD)/tests/sluice-testnet: $(BUILD)/tests/helpers/sluice-testnet.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/tests/helpers/sluice-pgq.o: CFLAGS += $(shell pkg-config --cflags libpq 2>/dev/null)
+$(BUILD)/tests/sluice-pgq: $(BUILD)/tests/helpers/sluice-pgq.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(shell pkg-config --libs libpq 2>/dev/null) -o $@
 
 $(BUILD)/tests/test_identity: $(BUILD)/tests/unit/test_identity.o \
 		$(BUILD)/userspace/identity.o $(BUILD)/userspace/cgroupfs.o $(BUILD)/userspace/ev.o

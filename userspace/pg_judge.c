@@ -268,7 +268,8 @@ static void refuse(struct pg_ruling *out, const char *sqlstate, const char *fmt,
 {
 	va_list ap;
 
-	out->decision = SQL_DENY;
+	if (out->decision == SQL_ALLOW)
+		out->decision = SQL_DENY;
 	out->sqlstate = sqlstate;
 	va_start(ap, fmt);
 	vsnprintf(out->message, sizeof(out->message), fmt, ap);
@@ -280,6 +281,8 @@ static void explain(const struct pg_judge *j, struct pg_ruling *out)
 {
 	char where[48] = "";
 
+	if (out->message[0])
+		return; /* said already, more precisely */
 	if (out->nstmts > 1)
 		snprintf(where, sizeof(where), " (statement %zu of %zu)", out->stmt + 1, out->nstmts);
 	if (out->decision == SQL_DENY && out->rule >= 0)
@@ -308,8 +311,17 @@ static void judge_stmt(struct pg_judge *j, const struct sql_stmt *st, size_t i,
 		if (!p) {
 			/* The server has no such statement either (every PREPARE
 			 * passes here); refuse rather than guess. */
-			r = (struct sql_judgement){ SQL_DENY, -1, "execute" };
-			goto take;
+			if (out->decision != SQL_DENY || i == 0) {
+				out->decision = SQL_DENY;
+				out->rule = -1;
+				out->word = "execute";
+				out->cls = sql_class_name(st->cls);
+				out->kind = "execute";
+				out->stmt = i;
+				refuse(out, "42501", "sluice: EXECUTE of \"%s\", which was not prepared "
+				       "in this session, is denied", st->name);
+			}
+			return;
 		}
 		joined.classes |= p->classes;
 		joined.kinds |= p->kinds;
@@ -321,7 +333,6 @@ static void judge_stmt(struct pg_judge *j, const struct sql_stmt *st, size_t i,
 			}
 	}
 	sql_rules_judge(&j->rules, &joined, &r);
-take:
 	if (i == 0 || r.decision > out->decision) {
 		out->decision = r.decision;
 		out->rule = r.rule;
@@ -360,16 +371,19 @@ void pg_judge_sql(struct pg_judge *j, const char *text, struct pg_ruling *out)
 		return;
 	}
 	out->nstmts = v->n;
-	for (size_t i = 0; i < v->n; i++)
-		judge_stmt(j, &v->stmts[i], i, out);
-	/* Only a string that will run teaches us its PREPAREs. */
-	for (size_t i = 0; out->decision == SQL_ALLOW && i < v->n; i++)
-		if (v->stmts[i].kind == SQL_KIND_PREPARE && v->stmts[i].name[0] &&
-		    prepared_note(j, &v->stmts[i])) {
+	for (size_t i = 0; i < v->n; i++) {
+		const struct sql_stmt *st = &v->stmts[i];
+
+		judge_stmt(j, st, i, out);
+		/* Noted even if the string is refused: notes only add, so an
+		 * EXECUTE can only be judged stricter for it. */
+		if (st->kind == SQL_KIND_PREPARE && st->name[0] && prepared_note(j, st)) {
 			refuse(out, "54000", "sluice: too many prepared statements in this session "
 			       "(%d)", PG_JUDGE_MAX_PREPARED);
 			out->word = "prepare";
+			break;
 		}
+	}
 	explain(j, out);
 	sql_verdict_free(&fresh);
 }

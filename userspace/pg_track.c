@@ -43,6 +43,8 @@ enum op_kind {
 	OP_CLOSE_STATEMENT,
 	OP_CLOSE_PORTAL,
 	OP_SYNC,             /* Sync, and Query and FunctionCall: ReadyForQuery ends them */
+	OP_COPY_END,         /* CopyDone or CopyFail sent before the server said
+				CopyInResponse: where the Syncs it ignores end */
 };
 
 struct op {
@@ -63,6 +65,8 @@ struct pg_track {
 	size_t bytes;                         /* texts and parameters held */
 	struct pg_column *columns;            /* grown to the widest result */
 	uint16_t ncolumns;
+	bool copy_in;                         /* the server is in copy-in and the
+						 job has not ended it yet */
 };
 
 struct pg_track *pg_track_new(const struct pg_observer *obs, void *ctx)
@@ -433,7 +437,15 @@ int pg_track_frontend(struct pg_track *t, const struct pg_msg *m)
 	case 'C':
 		return on_close(t, &r);
 	case 'S':
-		return push(t, OP_SYNC, NULL, NULL);
+		/* In copy-in the server ignores Sync. */
+		return t->copy_in ? 0 : push(t, OP_SYNC, NULL, NULL);
+	case 'c':
+	case 'f':
+		if (t->copy_in) {
+			t->copy_in = false;
+			return 0;
+		}
+		return push(t, OP_COPY_END, NULL, NULL);
 	case 'F':
 		st.path = PG_PATH_FUNCTION;
 		st.function_oid = (uint32_t)pg_get_i32(&r);
@@ -515,6 +527,7 @@ static int confirm(struct pg_track *t, enum op_kind kind)
 	case OP_DESCRIBE:
 	case OP_EXECUTE:
 	case OP_SYNC:
+	case OP_COPY_END:
 		break;
 	}
 	op_free(o);
@@ -548,6 +561,31 @@ static bool error_is_plain(const struct pg_msg *m)
 	return sev && !strcmp(sev, "ERROR");
 }
 
+/* CopyInResponse: the server ignores the Syncs the job sent after the
+ * request that started the copy, up to its CopyDone or CopyFail. */
+static void copy_in_started(struct pg_track *t)
+{
+	struct op *prev = t->head;
+
+	while (prev && prev->next) {
+		struct op *o = prev->next;
+		bool end = o->kind == OP_COPY_END;
+
+		if (o->kind != OP_SYNC && !end) {
+			prev = o;
+			continue;
+		}
+		prev->next = o->next;
+		if (t->tail == o)
+			t->tail = prev;
+		t->nops--;
+		op_free(o);
+		if (end)
+			return;
+	}
+	t->copy_in = true;
+}
+
 int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply,
 		     size_t *reply_len)
 {
@@ -555,7 +593,13 @@ int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply
 	const char *tag;
 	int ret = 0;
 
+	/* A CopyDone the server ignored (it was in no copy). */
+	while (t->head && t->head->kind == OP_COPY_END)
+		op_free(pop(t));
 	switch (m->type) {
+	case 'G':
+		copy_in_started(t);
+		return 0;
 	case 'T':
 		answered(t, OP_DESCRIBE);
 		return on_row_description(t, &r);
@@ -582,6 +626,7 @@ int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply
 		return t->head && t->head->kind == OP_CLOSE_PORTAL ? confirm(t, OP_CLOSE_PORTAL)
 								    : confirm(t, OP_CLOSE_STATEMENT);
 	case 'E':
+		t->copy_in = false; /* an error ends copy-in */
 		/* The server's error for the stand-in of a refused statement;
 		 * a FATAL one (shutdown, termination) passes as it is. */
 		if (t->head && t->head->kind == OP_EXECUTE && t->head->reply && error_is_plain(m)) {
