@@ -33,6 +33,8 @@
 #define JSON_MAX_DEPTH  1000        /* cJSON's CJSON_NESTING_LIMIT */
 #define MAX_BODY_DEPTH  2           /* SQL function bodies inside bodies */
 #define MAX_CTES        256         /* CTE names in scope that we track */
+#define MAX_RELNAMES    256         /* relation names and aliases we compare
+				       column references with */
 
 /* ------------------------------------------- the side-effect function table */
 
@@ -413,6 +415,8 @@ struct walk {
 	char why_buf[128];      /* for reasons that outlive the tree */
 	const char *ctes[MAX_CTES]; /* CTE names in scope */
 	size_t nctes;
+	const char *relnames[MAX_RELNAMES]; /* relation names and aliases, for */
+	size_t nrelnames;                   /* whole-row references */
 	int err;                /* sticky: -ENOMEM */
 };
 
@@ -472,31 +476,76 @@ static bool put_ident(char *buf, size_t len, size_t *at, const char *s)
 	return *s == '\0' && *at + 1 < len;
 }
 
-static void add_table_name(struct sql_stmt *st, const char *name, int *err)
+/* Add name to a bounded, deduplicated list; over max, set flag instead. */
+static void add_name(struct sql_stmt *st, char ***list, size_t *n, size_t max, uint32_t flag,
+		     const char *name, int *err)
 {
 	char *copy, **v;
 
-	for (size_t i = 0; i < st->ntables; i++)
-		if (strcmp(st->tables[i], name) == 0)
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*list)[i], name) == 0)
 			return;
-	if (st->ntables >= SQL_MAX_TABLES) {
-		st->flags |= SQL_F_TABLES_TRUNCATED;
+	if (*n >= max) {
+		st->flags |= flag;
 		return;
 	}
-	if ((st->ntables & (st->ntables - 1)) == 0) { /* 0, 1, 2, 4, ...: grow */
-		size_t cap = st->ntables ? st->ntables * 2 : 1;
+	if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4, ...: grow */
+		size_t cap = *n ? *n * 2 : 1;
 
-		if (!(v = realloc(st->tables, cap * sizeof *v))) {
+		if (!(v = realloc(*list, cap * sizeof *v))) {
 			*err = -ENOMEM;
 			return;
 		}
-		st->tables = v;
+		*list = v;
 	}
 	if (!(copy = strdup(name))) {
 		*err = -ENOMEM;
 		return;
 	}
-	st->tables[st->ntables++] = copy;
+	(*list)[(*n)++] = copy;
+}
+
+static void add_table_name(struct sql_stmt *st, const char *name, int *err)
+{
+	add_name(st, &st->tables, &st->ntables, SQL_MAX_TABLES, SQL_F_TABLES_TRUNCATED, name,
+		 err);
+}
+
+static void add_column_name(struct sql_stmt *st, const char *name, int *err)
+{
+	add_name(st, &st->columns, &st->ncolumns, SQL_MAX_REFS, SQL_F_REFS_TRUNCATED, name, err);
+}
+
+static void add_function_name(struct sql_stmt *st, const char *name, int *err)
+{
+	add_name(st, &st->functions, &st->nfunctions, SQL_MAX_REFS, SQL_F_REFS_TRUNCATED, name,
+		 err);
+}
+
+static void note_relname(struct walk *w, const char *name)
+{
+	if (name && w->nrelnames < MAX_RELNAMES)
+		w->relnames[w->nrelnames++] = name;
+	else if (name)
+		w->st->flags |= SQL_F_WHOLE_ROW; /* cannot tell: assume the worst */
+}
+
+/* A column reference: its last name, and whether it is a star. */
+static void column_ref(struct walk *w, const cJSON *cr)
+{
+	const cJSON *fields = get(cr, "fields"), *f;
+	const char *type, *last = NULL;
+
+	cJSON_ArrayForEach(f, fields) {
+		const cJSON *b = node_body(f, &type);
+
+		if (b && str_is(type, "A_Star"))
+			w->st->flags |= SQL_F_STAR;
+		else if (b && str_is(type, "String"))
+			last = get_str(b, "sval");
+	}
+	if (last)
+		add_column_name(w->st, last, &w->err);
 }
 
 /* parts: up to three names (catalog, schema, relation), NULLs skipped. */
@@ -526,6 +575,8 @@ static void range_var(struct walk *w, const cJSON *rv)
 	const char *parts[3] = { get_str(rv, "catalogname"), get_str(rv, "schemaname"),
 				 get_str(rv, "relname") };
 
+	note_relname(w, parts[2]);
+	note_relname(w, get_str(get(rv, "alias"), "aliasname"));
 	if (!parts[0] && !parts[1])
 		for (size_t i = w->nctes; i-- > 0;)
 			if (strcmp(w->ctes[i], parts[2]) == 0)
@@ -741,7 +792,9 @@ static void func_call(struct walk *w, const cJSON *fc)
 	char buf[2][32];
 
 	last = cJSON_GetArrayItem(names, cJSON_GetArraySize(names) - 1);
-	if (!(name = get_str(get(last, "String"), "sval")) || !(e = side_effect_find(name)))
+	if ((name = get_str(get(last, "String"), "sval")))
+		add_function_name(w->st, name, &w->err);
+	if (!name || !(e = side_effect_find(name)))
 		return;
 	w->st->flags |= SQL_F_SIDE_EFFECT_CALL;
 	if (strcmp(e->name, "set_config") != 0) {
@@ -1117,8 +1170,12 @@ static void walk(struct walk *w, const cJSON *n)
 		return;
 	}
 	/* Leaves: nothing below them matters. */
-	if (str_is(type, "A_Const") || str_is(type, "String") || str_is(type, "ColumnRef") ||
-	    str_is(type, "ParamRef") || str_is(type, "Integer") || str_is(type, "TypeName"))
+	if (str_is(type, "ColumnRef")) {
+		column_ref(w, b);
+		return;
+	}
+	if (str_is(type, "A_Const") || str_is(type, "String") || str_is(type, "ParamRef") ||
+	    str_is(type, "Integer") || str_is(type, "TypeName"))
 		return;
 	if (str_is(type, "FuncCall")) {
 		func_call(w, b);
@@ -1135,13 +1192,20 @@ static void walk(struct walk *w, const cJSON *n)
 
 /* ---------------------------------------------------------- verdict memory */
 
+static void names_free(char ***list, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*list)[i]);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+}
+
 static void stmt_free(struct sql_stmt *st)
 {
-	for (size_t i = 0; i < st->ntables; i++)
-		free(st->tables[i]);
-	free(st->tables);
-	st->tables = NULL;
-	st->ntables = 0;
+	names_free(&st->tables, &st->ntables);
+	names_free(&st->columns, &st->ncolumns);
+	names_free(&st->functions, &st->nfunctions);
 }
 
 void sql_verdict_free(struct sql_verdict *v)
@@ -1169,6 +1233,10 @@ static int merge_stmt(struct sql_stmt *dst, const struct sql_stmt *src)
 	}
 	for (size_t i = 0; i < src->ntables && !err; i++)
 		add_table_name(dst, src->tables[i], &err);
+	for (size_t i = 0; i < src->ncolumns && !err; i++)
+		add_column_name(dst, src->columns[i], &err);
+	for (size_t i = 0; i < src->nfunctions && !err; i++)
+		add_function_name(dst, src->functions[i], &err);
 	return err;
 }
 
@@ -1196,12 +1264,13 @@ int sql_verdict_copy(const struct sql_verdict *src, struct sql_verdict *dst)
 	if (!dst->stmts)
 		return -ENOMEM;
 	for (size_t i = 0; i < src->n && !err; i++) {
-		dst->stmts[i] = src->stmts[i];
-		dst->stmts[i].tables = NULL;
-		dst->stmts[i].ntables = 0;
+		struct sql_stmt *d = &dst->stmts[i];
+
+		*d = src->stmts[i];
+		d->tables = d->columns = d->functions = NULL;
+		d->ntables = d->ncolumns = d->nfunctions = 0;
 		dst->n = i + 1;
-		for (size_t t = 0; t < src->stmts[i].ntables && !err; t++)
-			add_table_name(&dst->stmts[i], src->stmts[i].tables[t], &err);
+		err = merge_stmt(d, &src->stmts[i]);
 	}
 	if (err)
 		sql_verdict_free(dst);
@@ -1428,6 +1497,10 @@ static int classify_raw(const cJSON *raw, size_t base, size_t textlen, int body_
 	walk(&w, get(raw, "stmt"));
 	if (w.err)
 		return w.err;
+	for (size_t i = 0; i < st->ncolumns; i++)
+		for (size_t r = 0; r < w.nrelnames; r++)
+			if (strcmp(st->columns[i], w.relnames[r]) == 0)
+				st->flags |= SQL_F_WHOLE_ROW;
 	if (w.maxcls < 0) { /* a node without class of its own and nothing inside */
 		w.maxcls = SQL_CLASS_READ;
 		w.why = "statement";

@@ -16,7 +16,10 @@
  *            a writable CTE, the inner statement of PREPARE and EXPLAIN
  *            ANALYZE, MERGE's actions, INSERT ... ON CONFLICT DO UPDATE,
  *   flags    SQL_F_*, among them the guard flags,
- *   tables   the relations it names, as written, deduplicated, bounded.
+ *   tables   the relations it names, as written, deduplicated, bounded,
+ *   columns  the column names it references (the last part of each column
+ *            reference: "ssn" for u.ssn), deduplicated, bounded,
+ *   functions the functions it calls (the name without its schema).
  * Bodies that run later count as if they ran now: a view's query, a rule's
  * actions, an SQL function body, column defaults.
  *
@@ -54,6 +57,8 @@
 					 statement over 16 KiB (stack guard) */
 #define SQL_MAX_TABLES    64          /* tables reported per statement;
 					 more sets SQL_F_TABLES_TRUNCATED */
+#define SQL_MAX_REFS      256         /* column and function names reported per
+					 statement; more sets SQL_F_REFS_TRUNCATED */
 #define SQL_NAME_MAX      64          /* PostgreSQL's NAMEDATALEN */
 
 /* Statement classes, weakest first. This is the "strongest" order: a
@@ -138,6 +143,12 @@ enum sql_kind {
 #define SQL_F_SECURITY_DEFINER     (1u << 8)  /* CREATE/ALTER FUNCTION ... SECURITY DEFINER */
 #define SQL_F_SIDE_EFFECT_CALL     (1u << 9)  /* calls a function of the side-effect table */
 #define SQL_F_EXPLAIN_ANALYZE      (1u << 10) /* EXPLAIN that runs its statement */
+/* What masking needs to know of the statement's references. */
+#define SQL_F_STAR                 (1u << 11) /* a * column reference (t.*, *) */
+#define SQL_F_WHOLE_ROW            (1u << 12) /* a reference by a relation's name or
+						 alias, a whole row (row_to_json(u)) */
+#define SQL_F_REFS_TRUNCATED       (1u << 13) /* more than SQL_MAX_REFS columns or
+						 functions: the lists are partial */
 
 struct sql_stmt {
 	enum sql_class cls;     /* the strongest class in classes */
@@ -154,6 +165,10 @@ struct sql_stmt {
 	char **tables;          /* "table", "schema.table" or "db.schema.table";
 				   a part is double-quoted when it needs quotes */
 	size_t ntables;
+	char **columns;         /* column names referenced, as the parser folds them */
+	size_t ncolumns;
+	char **functions;       /* function names called, without schema */
+	size_t nfunctions;
 };
 
 struct sql_verdict {

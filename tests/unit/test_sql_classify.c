@@ -55,6 +55,8 @@ struct tcase {
 	uint32_t on;        /* flags that must be set */
 	uint32_t off;       /* flags that must be clear */
 	const char *tables; /* the exact table list, space-separated ("" for none) */
+	const char *columns; /* the exact column references, likewise */
+	const char *functions; /* the exact functions called, likewise */
 	const char *sname;  /* expected name */
 	const char *text;   /* substring of reason (or of error when rc < 0) */
 	int pos;            /* expected error_pos, when nonzero */
@@ -368,6 +370,22 @@ static const struct tcase table[] = {
 	{ ONE("upper case folds", "SELECT * FROM Orders JOIN ORDERS o2 USING (id)", READ, SELECT),
 	  .tables = "orders" },
 
+	/* --- references, for masking */
+	{ ONE("column references", "SELECT u.ssn, Name, upper(x.\"Mail\") FROM users u WHERE id = 1",
+	      READ, SELECT), .columns = "ssn name Mail id", .functions = "upper",
+	  .off = SQL_F_STAR | SQL_F_WHOLE_ROW },
+	{ ONE("star", "SELECT * FROM t", READ, SELECT), .columns = "", .on = SQL_F_STAR,
+	  .off = SQL_F_WHOLE_ROW },
+	{ ONE("whole row by alias", "SELECT row_to_json(u) FROM users u", READ, SELECT),
+	  .columns = "u", .functions = "row_to_json", .on = SQL_F_WHOLE_ROW },
+	{ ONE("whole row by name", "SELECT users FROM users", READ, SELECT),
+	  .on = SQL_F_WHOLE_ROW },
+	{ ONE("schema-qualified function", "SELECT s.f(a), pg_catalog.now() FROM t", READ, SELECT),
+	  .columns = "a", .functions = "f now" },
+	{ ONE("references in a subquery and CTE",
+	      "WITH c AS (SELECT ssn FROM users) SELECT (SELECT max(x) FROM c) FROM t", READ,
+	      SELECT), .columns = "ssn x", .functions = "max", .tables = "users t" },
+
 	/* --- multi-statement strings */
 	{ .name = "transaction around an update", .sql = "BEGIN; UPDATE t SET a = 1; COMMIT",
 	  .n = 3, .at = 1, .cls = SQL_CLASS_WRITE, .kind = SQL_KIND_UPDATE, .on = UWW },
@@ -413,13 +431,24 @@ static bool words_in_mask(const char *words, uint64_t mask, bool want, const cha
 	return true;
 }
 
-static void join_tables(const struct sql_stmt *s, char *buf, size_t len)
+static void join_names(char *const *v, size_t n, char *buf, size_t len)
 {
 	size_t at = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < s->ntables && at < len; i++)
-		at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? " " : "", s->tables[i]);
+	for (size_t i = 0; i < n && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? " " : "", v[i]);
+}
+
+/* The list v of n names is exactly want (space-separated), if want is set. */
+static void check_names(const char *name, const char *what, char *const *v, size_t n,
+			const char *want)
+{
+	char got[1024];
+
+	join_names(v, n, got, sizeof got);
+	if (want && strcmp(got, want) != 0)
+		fail(name, "%s \"%s\", want \"%s\"", what, got, want);
 }
 
 static void run_case(const struct tcase *c, const char *sql)
@@ -428,7 +457,6 @@ static void run_case(const struct tcase *c, const char *sql)
 	int rc = sql_classify(sql, &v);
 	const struct sql_stmt *s;
 	const char *bad = NULL;
-	char tables[1024];
 	int before = failures;
 
 	cases++;
@@ -471,9 +499,9 @@ static void run_case(const struct tcase *c, const char *sql)
 		fail(c->name, "flags %#x lack %#x", s->flags, c->on & ~s->flags);
 	if (s->flags & c->off)
 		fail(c->name, "flags %#x have %#x", s->flags, s->flags & c->off);
-	join_tables(s, tables, sizeof tables);
-	if (c->tables && strcmp(tables, c->tables) != 0)
-		fail(c->name, "tables \"%s\", want \"%s\"", tables, c->tables);
+	check_names(c->name, "tables", s->tables, s->ntables, c->tables);
+	check_names(c->name, "columns", s->columns, s->ncolumns, c->columns);
+	check_names(c->name, "functions", s->functions, s->nfunctions, c->functions);
 	if (c->sname && strcmp(s->name, c->sname) != 0)
 		fail(c->name, "name \"%s\", want \"%s\"", s->name, c->sname);
 	if (c->text && !strstr(s->reason, c->text))
