@@ -118,7 +118,8 @@ POLICY_SRCS  := policy/policy.c policy/sql_names.c
 SQL_SRCS     := policy/sql_classify.c policy/sql_rules.c
 PG_FUZZ_SRCS := tests/fuzz/fuzz_pg.c userspace/proto_postgres.c userspace/pg_wire.c \
 		userspace/pg_auth.c userspace/pg_track.c userspace/pg_cancel.c \
-		userspace/pg_judge.c userspace/relay.c userspace/tls.c \
+		userspace/pg_judge.c userspace/pg_mask.c userspace/pg_masking.c \
+		userspace/pg_catalog.c userspace/ev.c userspace/relay.c userspace/tls.c \
 		$(POLICY_SRCS) $(SQL_SRCS)
 build-fuzz/fuzz_pg: $(PG_FUZZ_SRCS) $(wildcard userspace/*.h policy/*.h)
 	$(call msg,FUZZ,$@)

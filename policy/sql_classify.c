@@ -984,6 +984,8 @@ static void statement(struct walk *w, const char *type, const cJSON *b)
 	case SP_COPY:
 		if (!active)
 			break;
+		if (get(b, "relation"))
+			w->st->flags |= SQL_F_COPY_RELATION;
 		if (cJSON_IsTrue(get(b, "is_program")))
 			raise(w, SQL_CLASS_ADMIN, "COPY ... PROGRAM", NULL);
 		else if (get_str(b, "filename"))

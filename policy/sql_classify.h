@@ -149,6 +149,8 @@ enum sql_kind {
 						 alias, a whole row (row_to_json(u)) */
 #define SQL_F_REFS_TRUNCATED       (1u << 13) /* more than SQL_MAX_REFS columns or
 						 functions: the lists are partial */
+#define SQL_F_COPY_RELATION        (1u << 14) /* COPY of a table (its columns, all
+						 or listed), not of a query */
 
 struct sql_stmt {
 	enum sql_class cls;     /* the strongest class in classes */

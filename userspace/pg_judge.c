@@ -180,6 +180,7 @@ struct pg_judge {
 	const char *identity;
 	const char *target;
 	char unsafe[160];           /* a setting the classifier cannot follow, or "" */
+	struct sql_verdict fresh;   /* the latest verdict the cache did not take */
 	struct prepared **prepared; /* PREPARED_BUCKETS chains, made on first use */
 	unsigned nprepared;
 };
@@ -249,6 +250,7 @@ void pg_judge_free(struct pg_judge *j)
 		}
 	}
 	free(j->prepared);
+	sql_verdict_free(&j->fresh);
 	free(j);
 }
 
@@ -345,31 +347,32 @@ static void judge_stmt(struct pg_judge *j, const struct sql_stmt *st, size_t i,
 
 void pg_judge_sql(struct pg_judge *j, const char *text, struct pg_ruling *out)
 {
-	struct sql_verdict fresh = { 0 };
+	struct sql_verdict *fresh = &j->fresh;
 	const struct sql_verdict *v;
 	int err;
 
+	sql_verdict_free(fresh);
 	*out = (struct pg_ruling){ .decision = SQL_ALLOW, .rule = -1, .cls = "", .kind = "" };
 	if (j->unsafe[0]) {
 		refuse(out, "42501", "sluice: statements are refused while the session has %s: "
 		       "sluice could not read them as the server does", j->unsafe);
 		return;
 	}
-	v = classify(text, &fresh, &err);
+	v = classify(text, fresh, &err);
 	if (!v) {
 		if (err == -EINVAL) {
-			refuse(out, "42601", "%s", fresh.error);
-			out->position = fresh.error_pos;
+			refuse(out, "42601", "%s", fresh->error);
+			out->position = fresh->error_pos;
 		} else if (err == -E2BIG) {
 			refuse(out, "54001", "sluice: statement too large or too deeply nested to "
-			       "judge: %s", fresh.error);
+			       "judge: %s", fresh->error);
 		} else {
 			refuse(out, "53200", "sluice: out of memory judging the statement");
 		}
 		out->word = "unparseable";
-		sql_verdict_free(&fresh);
 		return;
 	}
+	out->verdict = v;
 	out->nstmts = v->n;
 	for (size_t i = 0; i < v->n; i++) {
 		const struct sql_stmt *st = &v->stmts[i];
@@ -385,7 +388,6 @@ void pg_judge_sql(struct pg_judge *j, const char *text, struct pg_ruling *out)
 		}
 	}
 	explain(j, out);
-	sql_verdict_free(&fresh);
 }
 
 void pg_judge_function_call(struct pg_judge *j, struct pg_ruling *out)

@@ -50,6 +50,9 @@ struct pg_ruling {
 	const char *sqlstate;
 	char message[512];
 	int position;          /* a syntax error's character position, or 0 */
+	/* What the statements do (NULL for a refusal that is not a rule's):
+	 * valid until the next call on this judge. */
+	const struct sql_verdict *verdict;
 };
 
 struct pg_judge *pg_judge_new(const struct policy *p, const struct policy_target *t,

@@ -21,6 +21,11 @@ struct named {
 	uint8_t *param_data;
 	size_t param_bytes;
 	uint16_t nparams;
+	struct pg_column *cols;   /* from a RowDescription answering Describe */
+	uint16_t ncols;
+	bool described;          /* cols are known (none: NoData) */
+	int16_t *formats;         /* portals: Bind's result format codes */
+	int16_t nformats;
 	struct named *next;
 };
 
@@ -49,10 +54,14 @@ enum op_kind {
 
 struct op {
 	enum op_kind kind;
-	struct named *named; /* OP_PARSE, OP_BIND */
-	char *name;          /* OP_CLOSE_* */
+	struct named *named; /* OP_PARSE, OP_BIND of the job */
+	char *name;          /* OP_CLOSE_*, OP_DESCRIBE, OP_EXECUTE: the name */
+	bool portal;         /* OP_DESCRIBE: of a portal (else of a statement) */
+	bool agent;          /* the agent's own request: the job never sees its answer */
+	bool swallow;        /* agent: its error and ReadyForQuery are not the job's either */
 	uint8_t *reply;      /* OP_EXECUTE of a refused statement: what the job gets */
 	size_t reply_len;
+	void *tag;           /* the observer's, for a statement that runs */
 	struct op *next;
 };
 
@@ -63,8 +72,8 @@ struct pg_track {
 	struct op *head, *tail;               /* pending, in order */
 	unsigned nops;
 	size_t bytes;                         /* texts and parameters held */
-	struct pg_column *columns;            /* grown to the widest result */
-	uint16_t ncolumns;
+	struct pg_column *columns;            /* the latest RowDescription of a */
+	uint16_t ncolumns, nlast;             /* Query's result; grown as needed */
 	bool copy_in;                         /* the server is in copy-in and the
 						 job has not ended it yet */
 };
@@ -82,6 +91,8 @@ struct pg_track *pg_track_new(const struct pg_observer *obs, void *ctx)
 
 static void named_free(struct named *n)
 {
+	free(n->cols);
+	free(n->formats);
 	free(n->name);
 	free(n->text);
 	free(n->statement);
@@ -196,14 +207,17 @@ static ssize_t names_put(struct names *t, struct named *n)
 	return (ssize_t)replaced;
 }
 
-static void op_free(struct op *o)
+static void op_free(const struct pg_track *t, struct op *o)
 {
 	if (o->named)
 		named_free(o->named);
+	if (o->tag && t->obs->tag_free)
+		t->obs->tag_free(o->tag);
 	free(o->name);
 	free(o->reply);
 	free(o);
 }
+
 
 void pg_track_free(struct pg_track *t)
 {
@@ -213,7 +227,7 @@ void pg_track_free(struct pg_track *t)
 		struct op *o = t->head;
 
 		t->head = o->next;
-		op_free(o);
+		op_free(t, o);
 	}
 	names_clear(&t->statements);
 	names_clear(&t->portals);
@@ -280,6 +294,8 @@ static const struct named *lookup(const struct pg_track *t, bool portal, const c
 	bool seen = false;
 
 	for (const struct op *o = t->head; o; o = o->next) {
+		if (o->agent)
+			continue;
 		if (o->kind == put && !strcmp(o->named->name, name))
 			found = o->named, seen = true;
 		else if (o->kind == close && !strcmp(o->name, name))
@@ -336,7 +352,18 @@ static int read_bind(struct pg_reader *r, struct named *n, const uint8_t *body, 
 			p->format = (int16_t)(formats[2 * i] << 8 | formats[2 * i + 1]);
 	}
 	n->nparams = (uint16_t)nparams;
-	return 0;
+	/* Result formats: none (text), one for all, or one per column. */
+	n->nformats = pg_get_i16(r);
+	if (r->bad || n->nformats < 0)
+		return -EBADMSG;
+	if (n->nformats) {
+		n->formats = calloc((size_t)n->nformats, sizeof(*n->formats));
+		if (!n->formats)
+			return -ENOMEM;
+		for (int i = 0; i < n->nformats; i++)
+			n->formats[i] = pg_get_i16(r);
+	}
+	return r->bad ? -EBADMSG : 0;
 }
 
 static int on_bind(struct pg_track *t, const struct pg_msg *m, struct pg_reader *r)
@@ -368,24 +395,32 @@ static int on_bind(struct pg_track *t, const struct pg_msg *m, struct pg_reader 
  * answer (an Execute, and for Query and FunctionCall their ReadyForQuery). */
 static int run(struct pg_track *t, const struct pg_statement *st)
 {
-	uint8_t *reply = NULL;
-	size_t reply_len = 0;
-	int verdict = t->obs->statement ? t->obs->statement(t->ctx, st, &reply, &reply_len) : 0;
-	bool whole = st->path != PG_PATH_EXTENDED;
-	int err;
+	struct pg_outcome out = { 0 };
+	bool whole = st->path != PG_PATH_EXTENDED, refused;
+	/* The observer may queue requests of its own, moving the message st
+	 * points into: keep the portal's name. */
+	char *portal = st->portal ? strdup(st->portal) : NULL;
+	int err = st->portal && !portal ? -ENOMEM
+		: t->obs->statement ? t->obs->statement(t->ctx, st, &out) : 0;
 
-	if (verdict == PG_TRACK_REFUSED || !whole) {
-		err = push(t, OP_EXECUTE, NULL, NULL);
-		if (err) {
-			free(reply);
-			return err;
-		}
-		t->tail->reply = reply;
-		t->tail->reply_len = reply_len;
+	refused = out.reply != NULL;
+	if (!err && (refused || !whole) && !(err = push(t, OP_EXECUTE, NULL, portal))) {
+		t->tail->reply = out.reply;
+		t->tail->reply_len = out.reply_len;
+		out.reply = NULL;
 	}
-	if (whole && (err = push(t, OP_SYNC, NULL, NULL)))
-		return err;
-	return verdict == PG_TRACK_REFUSED ? PG_TRACK_REFUSED : 0;
+	if (!err && whole)
+		err = push(t, OP_SYNC, NULL, NULL);
+	if (!err && !refused) {
+		/* With what its rows will answer: the Execute, or the Query. */
+		t->tail->tag = out.tag;
+		out.tag = NULL;
+	}
+	free(portal);
+	free(out.reply);
+	if (out.tag && t->obs->tag_free)
+		t->obs->tag_free(out.tag);
+	return err ? err : refused ? PG_TRACK_REFUSED : 0;
 }
 
 static int on_execute(struct pg_track *t, struct pg_reader *r)
@@ -452,8 +487,18 @@ int pg_track_frontend(struct pg_track *t, const struct pg_msg *m)
 		if (r.bad)
 			return -EBADMSG;
 		return run(t, &st);
-	case 'D':
-		return push(t, OP_DESCRIBE, NULL, NULL);
+	case 'D': {
+		uint8_t what = pg_get_u8(&r);
+		const char *name = pg_get_str(&r);
+		int err;
+
+		if (r.bad || (what != 'S' && what != 'P'))
+			return -EBADMSG;
+		if ((err = push(t, OP_DESCRIBE, NULL, name)))
+			return err;
+		t->tail->portal = what == 'P';
+		return 0;
+	}
 	default:
 		return 0;
 	}
@@ -486,9 +531,53 @@ static int on_row_description(struct pg_track *t, struct pg_reader *r)
 	}
 	if (r->bad)
 		return -EBADMSG;
+	t->nlast = (uint16_t)n;
 	if (t->obs->row_description)
 		t->obs->row_description(t->ctx, t->columns, (uint16_t)n);
+	for (int i = 0; i < n; i++)
+		t->columns[i].name = NULL; /* it pointed into the message */
 	return 0;
+}
+
+/* A portal's columns in the formats its Bind asked for. */
+static void apply_formats(struct named *portal)
+{
+	for (uint16_t i = 0; i < portal->ncols; i++)
+		portal->cols[i].format = portal->nformats == 0 ? 0
+				       : portal->nformats == 1 ? portal->formats[0]
+				       : i < portal->nformats ? portal->formats[i] : 0;
+}
+
+/* Keep cols (n of them; NULL: NoData) as what named returns. */
+static int describe(struct named *named, const struct pg_column *cols, uint16_t n)
+{
+	struct pg_column *c = n ? malloc(n * sizeof(*c)) : NULL;
+
+	if (n && !c)
+		return -ENOMEM;
+	if (n)
+		memcpy(c, cols, n * sizeof(*c));
+	free(named->cols);
+	named->cols = c;
+	named->ncols = n;
+	named->described = true;
+	return 0;
+}
+
+/* The answer to the Describe at the head: RowDescription or NoData. */
+static int described(struct pg_track *t, bool rows)
+{
+	struct op *o = t->head;
+	struct named *named;
+	int err = 0;
+
+	if (!o || o->kind != OP_DESCRIBE)
+		return 0;
+	named = (struct named *)names_find(o->portal ? &t->portals : &t->statements, o->name);
+	if (named)
+		err = describe(named, rows ? t->columns : NULL, rows ? t->nlast : 0);
+	op_free(t, pop(t));
+	return err;
 }
 
 /* The server confirmed the request at the head of the queue. */
@@ -509,13 +598,25 @@ static int confirm(struct pg_track *t, enum op_kind kind)
 		ssize_t replaced = names_put(kind == OP_PARSE ? &t->statements : &t->portals,
 					     o->named);
 
+		struct named *n = o->named;
+		const struct named *st;
+
 		o->named = NULL;
 		if (replaced < 0) {
 			t->bytes -= size;
-			op_free(o);
+			op_free(t, o);
 			return -ENOMEM;
 		}
 		t->bytes -= (size_t)replaced;
+		/* A portal of a described statement has its columns. */
+		if (kind == OP_BIND && (st = names_find(&t->statements, n->statement)) &&
+		    st->described) {
+			if (describe(n, st->cols, st->ncols)) {
+				op_free(t, o);
+				return -ENOMEM;
+			}
+			apply_formats(n);
+		}
 		break;
 	}
 	case OP_CLOSE_STATEMENT:
@@ -530,7 +631,7 @@ static int confirm(struct pg_track *t, enum op_kind kind)
 	case OP_COPY_END:
 		break;
 	}
-	op_free(o);
+	op_free(t, o);
 	return 0;
 }
 
@@ -542,7 +643,7 @@ static void discard_to_sync(struct pg_track *t)
 
 		if (o->named)
 			t->bytes -= named_size(o->named);
-		op_free(o);
+		op_free(t, o);
 	}
 }
 
@@ -550,7 +651,7 @@ static void discard_to_sync(struct pg_track *t)
 static void answered(struct pg_track *t, enum op_kind kind)
 {
 	if (t->head && t->head->kind == kind)
-		op_free(pop(t));
+		op_free(t, pop(t));
 }
 
 /* Is this ErrorResponse one that ends only the request, not the session? */
@@ -579,11 +680,42 @@ static void copy_in_started(struct pg_track *t)
 		if (t->tail == o)
 			t->tail = prev;
 		t->nops--;
-		op_free(o);
+		op_free(t, o);
 		if (end)
 			return;
 	}
 	t->copy_in = true;
+}
+
+/* A message answering the agent's own request at the head. */
+static int agent_answer(struct pg_track *t, const struct pg_msg *m)
+{
+	struct op *o = t->head;
+
+	switch (m->type) {
+	case 'E':
+		/* An error of a request with its own Sync is the agent's alone;
+		 * otherwise the server now skips the job's requests to its Sync,
+		 * and the job must learn why. */
+		discard_to_sync(t);
+		return o->swallow ? PG_TRACK_AGENT : 0;
+	case 'N':
+	case 'S':
+	case 'A':
+		return 0; /* notices and notifications are the session's */
+	case 'T':
+	case 'n':
+		return described(t, m->type == 'T') ?: PG_TRACK_AGENT;
+	case 'D':
+		return PG_TRACK_AGENT;
+	case 'Z':
+		if (o->kind == OP_SYNC)
+			op_free(t, pop(t));
+		return PG_TRACK_AGENT;
+	default: /* ParseComplete, BindComplete, CommandComplete, CloseComplete */
+		op_free(t, pop(t));
+		return PG_TRACK_AGENT;
+	}
 }
 
 int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply,
@@ -591,21 +723,22 @@ int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply
 {
 	struct pg_reader r = pg_reader_of(m);
 	const char *tag;
-	int ret = 0;
+	int ret = 0, err;
 
 	/* A CopyDone the server ignored (it was in no copy). */
 	while (t->head && t->head->kind == OP_COPY_END)
-		op_free(pop(t));
+		op_free(t, pop(t));
+	if (m->type == 'T' && (err = on_row_description(t, &r)))
+		return err;
+	if (t->head && t->head->agent)
+		return agent_answer(t, m);
 	switch (m->type) {
 	case 'G':
 		copy_in_started(t);
 		return 0;
 	case 'T':
-		answered(t, OP_DESCRIBE);
-		return on_row_description(t, &r);
 	case 'n':
-		answered(t, OP_DESCRIBE);
-		return 0;
+		return described(t, m->type == 'T');
 	case 'C':
 		tag = pg_get_str(&r);
 		if (r.bad)
@@ -647,4 +780,66 @@ int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply
 	default:
 		return 0;
 	}
+}
+
+void pg_track_result(const struct pg_track *t, struct pg_track_result *out)
+{
+	const struct op *o = t->head;
+	const struct named *portal;
+
+	*out = (struct pg_track_result){ .agent = o && o->agent };
+	if (!o || o->agent)
+		return;
+	out->tag = o->tag;
+	out->running = o->kind == OP_EXECUTE || o->kind == OP_SYNC;
+	if (o->kind == OP_SYNC) {
+		out->cols = t->columns;
+		out->n = t->nlast;
+	} else if (o->kind == OP_EXECUTE && (portal = names_find(&t->portals, o->name)) &&
+		   portal->described) {
+		out->cols = portal->cols;
+		out->n = portal->ncols;
+	}
+}
+
+bool pg_track_described(const struct pg_track *t, const char *portal)
+{
+	const struct named *p = lookup(t, true, portal), *st;
+
+	if (p && p->described)
+		return true;
+	for (const struct op *o = t->head; o; o = o->next)
+		if (o->kind == OP_DESCRIBE &&
+		    ((o->portal && !strcmp(o->name, portal)) ||
+		     (!o->portal && p && !strcmp(o->name, p->statement))))
+			return true;
+	return p && (st = lookup(t, false, p->statement)) && st->described;
+}
+
+int pg_track_agent_describe(struct pg_track *t, const char *portal)
+{
+	int err = push(t, OP_DESCRIBE, NULL, portal);
+
+	if (!err) {
+		t->tail->portal = true;
+		t->tail->agent = true;
+	}
+	return err;
+}
+
+int pg_track_agent_query(struct pg_track *t, bool sync)
+{
+	static const enum op_kind kinds[] = { OP_PARSE, OP_BIND, OP_EXECUTE, OP_CLOSE_STATEMENT,
+					      OP_CLOSE_PORTAL, OP_SYNC };
+	size_t n = sync ? 6 : 5;
+
+	for (size_t i = 0; i < n; i++) {
+		int err = push(t, kinds[i], NULL, NULL);
+
+		if (err)
+			return err;
+		t->tail->agent = true;
+		t->tail->swallow = sync;
+	}
+	return 0;
 }

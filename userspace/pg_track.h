@@ -21,6 +21,8 @@
 #ifndef SLUICE_PG_TRACK_H
 #define SLUICE_PG_TRACK_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pg_wire.h"
@@ -51,7 +53,7 @@ struct pg_statement {
 };
 
 struct pg_column {
-	const char *name;
+	const char *name;     /* during a row_description() callback only */
 	uint32_t table_oid;   /* 0: not a plain column of a table */
 	int16_t attnum;
 	uint32_t type_oid;
@@ -65,13 +67,35 @@ struct pg_column {
 			      server answers it with an error, in order */
 #define PG_TRACK_REPLACE 2 /* backend: this error answers a refused
 			      statement; send the job the reply instead */
+#define PG_TRACK_AGENT   3 /* backend: this answers the agent's own request:
+			      not for the job (a DataRow of the agent's query
+			      is the caller's to read) */
+
+/* What the observer makes of a statement about to run. */
+struct pg_outcome {
+	uint8_t *reply;    /* to refuse it: the ErrorResponse the job gets instead
+			      (a whole message, malloc'd); NULL lets it run */
+	size_t reply_len;
+	void *tag;         /* kept with the statement until it is answered, then
+			      given to tag_free(); may be NULL */
+};
+
+/* The rows now arriving: their columns (NULL when not known) and the tag
+ * of the statement they answer. */
+struct pg_track_result {
+	const struct pg_column *cols;
+	uint16_t n;
+	void *tag;
+	bool agent;        /* it answers the agent's own request */
+	bool running;      /* it answers a statement of the job that runs */
+};
 
 struct pg_observer {
-	/* A statement is about to run. Return 0 to let it, or refuse it: store
-	 * the ErrorResponse the job is to get (a whole message, malloc'd) in
-	 * *reply and *reply_len and return PG_TRACK_REFUSED. */
-	int (*statement)(void *ctx, const struct pg_statement *st, uint8_t **reply,
-			 size_t *reply_len);
+	/* A statement is about to run: fill out (zeroed on entry). The
+	 * observer may queue requests of its own first (pg_track_agent_*).
+	 * 0, or a negative errno. */
+	int (*statement)(void *ctx, const struct pg_statement *st, struct pg_outcome *out);
+	void (*tag_free)(void *tag);
 	void (*row_description)(void *ctx, const struct pg_column *cols, uint16_t n);
 	void (*command_complete)(void *ctx, const char *tag);
 };
@@ -85,8 +109,22 @@ void pg_track_free(struct pg_track *t);
 int pg_track_frontend(struct pg_track *t, const struct pg_msg *m);
 
 /* 0, PG_TRACK_REPLACE with *reply (malloc'd, the caller frees it) and
- * *reply_len set, or -errno. */
+ * *reply_len set, PG_TRACK_AGENT, or -errno. */
 int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply,
 		     size_t *reply_len);
+
+/* What the next DataRow, CommandComplete or error from the server answers. */
+void pg_track_result(const struct pg_track *t, struct pg_track_result *out);
+
+/* Will portal's columns be known before its rows arrive: was a Describe of
+ * it or of its statement answered, or is one on its way? */
+bool pg_track_described(const struct pg_track *t, const char *portal);
+
+/* The agent queued requests of its own toward the server, before the
+ * message now being tracked: a Describe of portal; or its catalog query
+ * (Parse, Bind, Execute, Close, Close, and a Sync when sync is true:
+ * then the job sees none of its answer, not even an error). 0 or -errno. */
+int pg_track_agent_describe(struct pg_track *t, const char *portal);
+int pg_track_agent_query(struct pg_track *t, bool sync);
 
 #endif

@@ -32,6 +32,9 @@
 #include "pg_auth.h"
 #include "pg_cancel.h"
 #include "pg_judge.h"
+#include "pg_mask.h"
+#include "pg_masking.h"
+#include "pg_catalog.h"
 #include "pg_track.h"
 #include "pg_wire.h"
 #include "policy.h"
@@ -58,6 +61,7 @@ struct pg_state {
 	enum pg_phase phase;
 	struct pg_track *track;
 	struct pg_judge *judge;
+	struct pg_masking *masking;  /* NULL: this session masks nothing */
 	struct pg_scram *scram;
 	char password[PASSWORD_MAX];
 	uint8_t *startup;          /* the job's startup parameters */
@@ -149,33 +153,31 @@ static void log_refusal(struct session *s, const struct pg_statement *st,
 }
 
 /* Judge a statement about to run; a refusal becomes the ErrorResponse the
- * job gets in its place. */
-static int on_statement(void *ctx, const struct pg_statement *st, uint8_t **reply,
-			size_t *reply_len)
+ * job gets in its place. One that runs is prepared for masking. */
+static int on_statement(void *ctx, const struct pg_statement *st, struct pg_outcome *out)
 {
 	struct session *s = ctx;
+	struct pg_state *ps = state(s);
 	struct pg_ruling r;
 	struct pg_builder b;
 
 	log_statement(s, st);
 	if (st->path == PG_PATH_FUNCTION)
-		pg_judge_function_call(state(s)->judge, &r);
+		pg_judge_function_call(ps->judge, &r);
 	else /* a portal no Bind made is an SQL cursor: executing it fetches */
-		pg_judge_sql(state(s)->judge, st->text ? st->text : "FETCH ALL FROM c", &r);
+		pg_judge_sql(ps->judge, st->text ? st->text : "FETCH ALL FROM c", &r);
 	if (r.decision == SQL_ALLOW)
-		return 0;
+		return ps->masking ? pg_masking_statement(ps->masking, ps->track, st, r.verdict,
+							  &out->tag)
+				   : 0;
 	log_refusal(s, st, &r);
-	*reply = malloc(ERROR_MAX);
-	if (!*reply)
+	out->reply = malloc(ERROR_MAX);
+	if (!out->reply)
 		return -ENOMEM;
-	b = pg_builder_on(*reply, ERROR_MAX);
+	b = pg_builder_on(out->reply, ERROR_MAX);
 	pg_put_error(&b, 'E', "ERROR", r.sqlstate, r.message, r.position);
-	if (b.bad) {
-		free(*reply);
-		return -ENOBUFS;
-	}
-	*reply_len = b.len;
-	return PG_TRACK_REFUSED;
+	out->reply_len = b.len;
+	return b.bad ? -ENOBUFS : 0;
 }
 
 static void on_row_description(void *ctx, const struct pg_column *cols, uint16_t n)
@@ -220,6 +222,7 @@ static void note_parameter(struct session *s, const struct pg_msg *m)
 
 static const struct pg_observer observer = {
 	.statement = on_statement,
+	.tag_free = pg_masking_tag_free,
 	.row_description = on_row_description,
 	.command_complete = on_command_complete,
 };
@@ -693,10 +696,11 @@ static int upstream_ssl_answer(struct session *s, struct relay_buf *b)
 
 /* ----------------------------------------------------------------- relay */
 
-/* DataRow and CopyData pass without being held whole: rows stream. */
-static bool streams(uint8_t type)
+/* DataRow and CopyData pass without being held whole: rows stream. (From
+ * the job, 'D' is a Describe.) */
+static bool streams(enum proxy_side from, uint8_t type)
 {
-	return type == 'D' || type == 'd';
+	return type == 'd' || (type == 'D' && from == SIDE_UPSTREAM);
 }
 
 /* The refused request m goes no further: an Execute of the stand-in
@@ -724,8 +728,9 @@ static int relay_message(struct session *s, enum proxy_side from, struct relay_b
 {
 	struct pg_state *st = state(s);
 	uint8_t *reply = NULL;
-	size_t reply_len = 0;
-	int err;
+	const uint8_t *out = NULL;
+	size_t reply_len = 0, out_len = 0;
+	int err, masked = PG_MASKING_PASS;
 
 	if (from == SIDE_CLIENT) {
 		if (!pg_frontend_type_known(m->type) || m->type == 'p')
@@ -738,12 +743,29 @@ static int relay_message(struct session *s, enum proxy_side from, struct relay_b
 			return violation(s, from, "unexpected message type");
 		if (m->type == 'S')
 			note_parameter(s, m);
+		if (st->masking) {
+			masked = pg_masking_backend(st->masking, st->track, m, &out, &out_len);
+			if (masked < 0)
+				return masked == -ENOMEM ? masked
+					: violation(s, from, "a row that does not match its description");
+		}
 		err = pg_track_backend(st->track, m, &reply, &reply_len);
+		if (err == PG_TRACK_AGENT) {
+			/* The catalog's answer, for masking; never the job's. */
+			if (m->type == 'D' && pg_masking_catalog_row(st->masking, m))
+				log_warn("session %s: unreadable catalog row, ignored", s->id);
+			relay_drop(b, m->total);
+			return 0;
+		}
 		if (err == PG_TRACK_REPLACE) {
 			relay_drop(b, m->total);
 			err = proxy_inject(s, SIDE_CLIENT, reply, reply_len);
 			free(reply);
 			return err;
+		}
+		if (!err && masked != PG_MASKING_PASS) {
+			relay_drop(b, m->total);
+			return masked == PG_MASKING_DROP ? 0 : proxy_inject(s, SIDE_CLIENT, out, out_len);
 		}
 	}
 	if (err)
@@ -762,7 +784,7 @@ static bool pass_streaming(struct session *s, enum proxy_side from, struct relay
 	size_t avail = b->len - b->ready, total, now;
 	uint32_t len;
 
-	if (avail < 5 || !streams(p[0]))
+	if (avail < 5 || !streams(from, p[0]))
 		return false;
 	len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
 	if (len < 4)
@@ -829,7 +851,12 @@ static int step(struct session *s, enum proxy_side from, struct relay_buf *b)
 		r = upstream_ssl_answer(s, b);
 		return r < 0 ? r : 1;
 	}
-	if (st->phase == PG_RELAY && pass_streaming(s, from, b))
+	/* Rows that masking must rewrite, or that answer the agent, are read
+	 * whole; the rest stream. */
+	if (st->phase == PG_RELAY &&
+	    !(from == SIDE_UPSTREAM && st->masking &&
+	      pg_masking_frames(st->masking, st->track, b->data[b->ready])) &&
+	    pass_streaming(s, from, b))
 		return 1;
 	return framed(s, from, b);
 }
@@ -881,11 +908,15 @@ static int pg_open(struct session *s)
 
 	if (!st)
 		return -ENOMEM;
+	int err = 0;
+
 	st->track = pg_track_new(&observer, s);
 	st->judge = pg_judge_new(pg.policy, s->target, s->identity);
-	if (!st->track || !st->judge) {
+	st->masking = pg_masking_new(pg.policy, s, &err);
+	if (!st->track || !st->judge || err) {
 		pg_track_free(st->track);
 		pg_judge_free(st->judge);
+		pg_masking_free(st->masking);
 		free(st);
 		return -ENOMEM;
 	}
@@ -904,6 +935,7 @@ static void pg_close(struct session *s)
 	wipe_password(st);
 	pg_track_free(st->track);
 	pg_judge_free(st->judge);
+	pg_masking_free(st->masking);
 	free(st->startup);
 	free(st);
 	s->proto_state = NULL;
@@ -918,6 +950,8 @@ static void pg_fini(void)
 	pg_cancel_clear();
 	pg_scram_clear_cache();
 	pg_judge_cache_clear();
+	pg_catalog_clear_all();
+	pg_mask_fini();
 	memset(&pg, 0, sizeof(pg));
 }
 
@@ -954,7 +988,8 @@ static int pg_init(const struct policy *p)
 		}
 	}
 	/* The agent's certificate is made only where PostgreSQL is proxied. */
-	if (any && (err = tls_server_ctx(p->agent.state_dir, &pg.server))) {
+	if (any && ((err = tls_server_ctx(p->agent.state_dir, &pg.server)) ||
+		    (err = pg_mask_init(p)))) {
 		pg_fini();
 		return err;
 	}

@@ -386,6 +386,11 @@ static const struct tcase table[] = {
 	      "WITH c AS (SELECT ssn FROM users) SELECT (SELECT max(x) FROM c) FROM t", READ,
 	      SELECT), .columns = "ssn x", .functions = "max", .tables = "users t" },
 
+	{ ONE("copy of a table", "COPY t (a) TO STDOUT", COPY_OUT, COPY), .tables = "t",
+	  .on = SQL_F_COPY_RELATION },
+	{ ONE("copy of a query", "COPY (SELECT a FROM t) TO STDOUT", COPY_OUT, COPY),
+	  .tables = "t", .columns = "a", .off = SQL_F_COPY_RELATION },
+
 	/* --- multi-statement strings */
 	{ .name = "transaction around an update", .sql = "BEGIN; UPDATE t SET a = 1; COMMIT",
 	  .n = 3, .at = 1, .cls = SQL_CLASS_WRITE, .kind = SQL_KIND_UPDATE, .on = UWW },

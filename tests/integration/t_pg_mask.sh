@@ -1,0 +1,182 @@
+# Masking on a real PostgreSQL: the job never receives a masked value, by
+# any path (simple and extended protocol, text and binary, *, aliases,
+# views, expressions, aggregates, user functions, cursors, COPY, errors and
+# notices), and everything around a masked value arrives intact.
+. tests/lib.sh
+
+PGQ=$BUILD/tests/sluice-pgq
+pg_start
+LPORT=$(free_port)
+SSN1="111-22-3333"
+SSN2="444-55-6666"
+MAIL1="alice.longname@example.com"
+TOKEN1="tok-$$-abcdef"
+
+PGPASSWORD="$PGSUPER_PW" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.2 -p "$PGPORT" -U postgres \
+	-d orders >/dev/null <<EOF || fail "fixtures"
+CREATE TABLE users (id int, name text, email varchar(80), ssn text, salary int,
+	secret_token text, note text);
+INSERT INTO users VALUES (1, 'alice', '$MAIL1', '$SSN1', 5000, '$TOKEN1', 'first'),
+	(2, 'bob', 'bob@example.com', '$SSN2', 6000, 'tok-2', 'second');
+CREATE VIEW v_users AS SELECT id, name, email FROM users;
+CREATE VIEW v_public AS SELECT id, name, note FROM users;
+CREATE VIEW v_v AS SELECT * FROM v_users;
+CREATE FUNCTION get_ssn(i int) RETURNS text LANGUAGE sql AS 'SELECT ssn FROM users WHERE id = i';
+ALTER TABLE users OWNER TO app; ALTER VIEW v_users OWNER TO app;
+ALTER VIEW v_public OWNER TO app; ALTER VIEW v_v OWNER TO app;
+ALTER FUNCTION get_ssn(int) OWNER TO app;
+EOF
+
+mk_cgroup "/$TAG"
+write_pg_policy "$WORK/policy.json" "$LPORT"
+python3 - "$WORK/policy.json" <<'EOF'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["rules"][0]["mask"] = [
+    {"column": "ssn"},
+    {"column": "users.email", "with": "partial"},
+    {"column_regex": "(?i)^secret_", "with": "hash"},
+    {"column": "salary", "with": "null"},
+]
+json.dump(p, open(sys.argv[1], "w"), indent=1)
+EOF
+start_agent "$WORK/policy.json"
+
+pgq() { # PGQ-ARGS...
+	in_cgroup "/$TAG" env PGHOST=127.0.0.2 PGPORT="$PGPORT" PGUSER=whoever \
+		PGPASSWORD=not-the-password PGDATABASE=orders PGCONNECT_TIMEOUT=10 "$PGQ" "$@" 2>&1
+}
+ALL_OUT="$WORK/all-output"
+: > "$ALL_OUT"
+# Run, keep the output for the final leak check, print it.
+q() {
+	out=$(pgq "$@") || fail "sluice-pgq failed: $out"
+	printf '%s\n' "$out" >> "$ALL_OUT"
+	printf '%s\n' "$out"
+}
+expect() { # OUTPUT LINE: OUTPUT has LINE exactly
+	printf '%s\n' "$1" | grep -qxF -- "$2" || fail "expected \"$2\" in: $1"
+}
+
+# Plain columns, simple and extended, text: masked per method, rest intact.
+for mode in simple extended prepared; do
+	out=$(q -m $mode "SELECT id, name, ssn, email, salary, secret_token, note FROM users ORDER BY id")
+	expect "$out" "ROW 1|alice|***|**********************.com|NULL|$(printf 'h:')$(printf '%s' "$out" | sed -n 's/^ROW 1|[^|]*|[^|]*|[^|]*|[^|]*|h:\([0-9a-f]\{16\}\)|first$/\1/p')|first"
+	expect "$out" "ROW 2|bob|***|***********.com|NULL|$(printf '%s' "$out" | sed -n 's/^ROW 2|.*|\(h:[0-9a-f]\{16\}\)|second$/\1/p')|second"
+done
+# Hashes are stable: the same value hashes the same in another session.
+h1=$(q "SELECT secret_token FROM users WHERE id = 1" | sed -n 's/^ROW //p')
+h2=$(q -m extended "SELECT secret_token FROM users WHERE id = 1" | sed -n 's/^ROW //p')
+case "$h1" in h:????????????????) ;; *) fail "hash form: $h1" ;; esac
+[ "$h1" = "$h2" ] || fail "hash differs between sessions: $h1 $h2"
+
+# Binary results: text types masked, other types NULL, the rest exact.
+out=$(q -m extended -b "SELECT id, ssn, salary, name FROM users WHERE id = 1")
+expect "$out" "ROW 00000001|2a2a2a|NULL|616c696365"
+
+# *, aliases, expressions, aggregates, subqueries, CTEs.
+out=$(q "SELECT * FROM users WHERE id = 2")
+expect "$out" "ROW 2|bob|***********.com|***|NULL|$(printf '%s' "$out" | sed -n 's/^ROW 2|.*|\(h:[0-9a-f]\{16\}\)|second$/\1/p')|second"
+out=$(q "SELECT ssn AS x, name AS ssn FROM users WHERE id = 1")
+expect "$out" "ROW ***|alice"
+out=$(q "SELECT upper(ssn), length(ssn), ssn || '', name FROM users WHERE id = 1")
+expect "$out" "ROW ***|NULL|***|alice"
+out=$(q "SELECT max(ssn), string_agg(ssn, ','), count(*) FROM users")
+expect "$out" "ROW ***|***|NULL"
+out=$(q "SELECT count(*), max(name) FROM users")
+expect "$out" "ROW 2|bob"
+out=$(q "SELECT (SELECT ssn FROM users WHERE id = 1), x FROM (SELECT ssn AS x FROM users WHERE id = 2) q")
+expect "$out" "ROW ***|***"
+out=$(q "WITH c AS (SELECT ssn, name FROM users) SELECT ssn, name FROM c ORDER BY name")
+expect "$out" "ROW ***|alice"
+out=$(q "SELECT row_to_json(u) FROM users u WHERE id = 1")
+expect "$out" "ROW NULL"
+
+# Views: one that reads a masked column is masked whole (with the
+# strongest method, here null), one that does not is untouched, and a view
+# of a view is followed. Columns of unknown origin take the method of the
+# masked columns the statement names, or the strongest when it could reach
+# more (a whole row, a user function, a view).
+out=$(q "SELECT * FROM v_users WHERE id = 1")
+expect "$out" "ROW NULL|NULL|NULL"
+out=$(q "SELECT * FROM v_v WHERE id = 1")
+expect "$out" "ROW NULL|NULL|NULL"
+out=$(q "SELECT * FROM v_public WHERE id = 1")
+expect "$out" "ROW 1|alice|first"
+
+# A user function that reads a masked column.
+out=$(q "SELECT get_ssn(1), name FROM users WHERE id = 1")
+expect "$out" "ROW NULL|alice"
+
+# Cursors, in SQL and as protocol portals.
+out=$(q BEGIN "DECLARE c CURSOR FOR SELECT name, ssn FROM users ORDER BY id" "FETCH 1 FROM c" \
+	"DECLARE d CURSOR FOR SELECT upper(ssn) FROM users" "FETCH ALL FROM d" COMMIT)
+expect "$out" "ROW alice|***"
+expect "$out" "ROW NULL"
+
+# A multi-statement string: each result masked.
+out=$(q "SELECT ssn FROM users WHERE id = 1; SELECT name, email FROM users WHERE id = 2")
+expect "$out" "ROW bob|***********.com"
+
+# COPY TO STDOUT of masked columns is refused; of others it works.
+out=$(q "COPY users TO STDOUT")
+expect "$out" "ERROR 42501 sluice: COPY TO STDOUT of masked columns is refused: sluice cannot mask COPY output; use SELECT"
+out=$(q "COPY (SELECT id, name FROM users ORDER BY id) TO STDOUT")
+expect "$out" "$(printf 'COPY 1\talice')"
+out=$(q -m extended "COPY (SELECT upper(ssn) FROM users) TO STDOUT" "SELECT 1")
+expect "$out" "ERROR 42501 sluice: COPY TO STDOUT of masked columns is refused: sluice cannot mask COPY output; use SELECT"
+expect "$out" "ROW 1"
+
+# Errors and notices of a statement that touches masked data lose their
+# texts (a cast error would quote the value), keep their SQLSTATE.
+out=$(q "SELECT ssn::int FROM users" "SELECT 'x'::int" \
+	"DO \$\$ BEGIN RAISE NOTICE 'value %', (SELECT ssn FROM users LIMIT 1); END \$\$")
+expect "$out" "ERROR 22P02 sluice: the server's message is withheld because the statement touches masked columns (SQLSTATE 22P02)"
+expect "$out" "ERROR 22P02 invalid input syntax for type integer: \"x\""
+expect "$out" "NOTICE 00000 sluice: the server's message is withheld because the statement touches masked columns (SQLSTATE 00000)"
+
+# A client that never describes its portal (as JDBC does with a cached
+# statement): the agent describes it itself.
+out=$(in_cgroup "/$TAG" python3 - 127.0.0.2 "$PGPORT" <<'EOF'
+import socket, struct, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+def msg(t, body): return t + struct.pack("!I", len(body) + 4) + body
+params = b"user\0x\0database\0orders\0\0"
+s.sendall(struct.pack("!II", len(params) + 8, 196608) + params)
+buf = b""
+def read_until(t):
+    global buf
+    out = []
+    while True:
+        while len(buf) < 5 or len(buf) < 1 + struct.unpack("!I", buf[1:5])[0]:
+            d = s.recv(65536)
+            if not d: sys.exit("closed")
+            buf += d
+        n = 1 + struct.unpack("!I", buf[1:5])[0]
+        m, buf = buf[:n], buf[n:]
+        out.append(m)
+        if m[:1] == t: return out
+read_until(b"Z")
+q = b"SELECT name, ssn FROM users WHERE id = 1\0"
+s.sendall(msg(b"P", b"\0" + q + b"\0\0") + msg(b"B", b"\0\0\0\0\0\0\0\0") +
+          msg(b"E", b"\0\0\0\0\0") + msg(b"S", b""))
+for m in read_until(b"Z"):
+    if m[:1] == b"D":
+        n = struct.unpack("!H", m[5:7])[0]; p = 7; vals = []
+        for i in range(n):
+            l = struct.unpack("!i", m[p:p+4])[0]; p += 4
+            vals.append("NULL" if l < 0 else m[p:p+l].decode()); p += max(l, 0)
+        print("ROW " + "|".join(vals))
+    elif m[:1] in (b"T", b"n"):
+        print("UNEXPECTED " + m[:1].decode())
+EOF
+) || fail "raw client: $out"
+printf '%s\n' "$out" >> "$ALL_OUT"
+[ "$out" = "ROW alice|***" ] || fail "undescribed portal: $out"
+
+# Nothing the job received holds a masked original.
+for secret in "$SSN1" "$SSN2" "$MAIL1" "$TOKEN1" 5000 6000; do
+	grep -qF -- "$secret" "$ALL_OUT" && fail "masked value $secret reached the job"
+done
+grep -qF -- "$SSN1" "$AGENT_LOG" && fail "a masked value is in the agent's log"
+stop_agent
