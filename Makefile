@@ -104,6 +104,11 @@ $(BUILD)/tests/test_policy: $(BUILD)/tests/unit/test_policy.o $(POLICY_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+$(BUILD)/tests/test_pg_mask: $(BUILD)/tests/unit/test_pg_mask.o $(BUILD)/userspace/pg_mask.o \
+		$(BUILD)/userspace/log.o $(POLICY_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
 $(BUILD)/tests/test_sql_rules: $(BUILD)/tests/unit/test_sql_rules.o $(POLICY_OBJS) $(SQL_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lpg_query -o $@

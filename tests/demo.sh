@@ -16,11 +16,25 @@ say "a throwaway PostgreSQL on 127.0.0.2; role app's password is in a file only 
 pg_start
 ls -l "$WORK/app.pw"
 echo "PostgreSQL on 127.0.0.2:$PGPORT"
+PGPASSWORD="$PGSUPER_PW" psql -X -q -h 127.0.0.2 -p "$PGPORT" -U postgres -d orders <<'EOF' ||
+CREATE TABLE customers (id int, name text, email text, ssn text);
+INSERT INTO customers VALUES (1, 'Ada', 'ada@example.com', '078-05-1120'),
+	(2, 'Brian', 'brian.k@example.org', '219-09-9999');
+ALTER TABLE customers OWNER TO app;
+EOF
+	fail "could not create the demo table"
 
 say "sluiced selects cgroup /$TAG for target orders-db (127.0.0.2:$PGPORT)"
 mk_cgroup "/$TAG"
 mk_cgroup "/$TAG/ci-job-42"
-write_pg_policy "$WORK/policy.json" "$(free_port)"
+PG_ALLOW='"read", "write", "session"' write_pg_policy "$WORK/policy.json" "$(free_port)"
+python3 - "$WORK/policy.json" <<'EOF'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["rules"][0].update(deny=["drop", "delete_without_where"], approve=["delete"],
+                     mask=[{"column": "ssn"}, {"column": "customers.email", "with": "partial"}])
+json.dump(p, open(sys.argv[1], "w"), indent=2)
+EOF
 cat "$WORK/policy.json"
 start_agent "$WORK/policy.json" env SLUICE_DEBUG=1
 grep -E "attached|serving" "$AGENT_LOG"
@@ -31,8 +45,16 @@ in_cgroup "/$TAG/ci-job-42" env -u PGPASSWORD psql -X -h 127.0.0.2 -p "$PGPORT" 
 	fail "psql through sluice failed"
 wait_for "$AGENT_LOG" "session_end" || fail "no session logged"
 
+say "the policy: reads work with columns masked; DROP is denied; DELETE needs an approval (not built yet)"
+in_cgroup "/$TAG/ci-job-42" psql -X -h 127.0.0.2 -p "$PGPORT" -U ci -d orders \
+	-c "select * from customers order by id" -c "select name, upper(ssn) from customers" \
+	-c "drop table customers" 2>&1 | sed 's/^/    /'
+in_cgroup "/$TAG/ci-job-42" psql -X -h 127.0.0.2 -p "$PGPORT" -U ci -d orders \
+	-c "delete from customers where id = 2" 2>&1 | sed 's/^/    /'
+pg_super -d orders -At -c "select count(*) || ' rows still in customers' from customers"
+
 say "what sluiced logged (stderr and journald, one structured entry each)"
-grep -E "session_(start|end)|postgres startup|authenticated|statement SLUICE" "$AGENT_LOG" |
+grep -E "session_(start|end)|postgres startup|authenticated|statement SLUICE|denied|approval" "$AGENT_LOG" |
 	sed 's/ SLUICE_/\n    SLUICE_/g'
 
 say "the same psql outside the job's cgroup goes direct, and needs the password"
@@ -52,4 +74,4 @@ grep "swapped into pinned links" "$AGENT_LOG"
 stop_agent
 "$SLUICED" --config "$WORK/policy.json" --detach
 
-say "coming next (open issues): SQL policy and masking, recordings and sluice-replay, approvals via sluicectl, OIDC identities and access review, packages"
+say "coming next (open issues): recordings and sluice-replay, approvals via sluicectl, OIDC identities and access review, packages"

@@ -5,6 +5,9 @@
 #     sluice (the job's cgroup, same address, a wrong password), and through
 #     PgBouncer in session mode; with the ratios sluice/direct and
 #     sluice/pgbouncer;
+#   - the same through sluice with a policy on (DDL denied, the column the
+#     benchmark reads, pgbench_accounts.abalance, masked), with the ratios
+#     to sluice with everything allowed and nothing masked, and to PgBouncer;
 #   - sluiced's RSS per connection: 8 idle, 8 busy (pgbench) and 200 idle.
 # Loopback only. The server runs with synchronous_commit=off so that TPC-B is
 # bound by CPU and round trips (what a proxy adds), not by the disk. Clients
@@ -117,14 +120,16 @@ cell() { # WAY SCRIPT(select|tpcb) MODE
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
 num() { awk -v a="$1" -v f="$2" 'BEGIN { if (a ~ /^[0-9.]+$/) printf f, a; else print a }'; }
 
+label() { echo "$([ "$1" = select ] && echo select-only || echo tpc-b) -M $2"; }
+
 ROWS=""
 for script in select tpcb; do
 	for mode in simple prepared; do
 		cell direct "$script" "$mode"; td=$TPS ld=$LAT
 		cell sluice "$script" "$mode"; ts=$TPS ls=$LAT
 		cell pgbouncer "$script" "$mode"; tb=$TPS lb=$LAT
-		ROWS="$ROWS$(printf '%-24s %9s %9s %9s %7s %7s %8s %8s %8s' \
-			"$([ "$script" = select ] && echo select-only || echo tpc-b) -M $mode" \
+		eval "SLUICE_$script$mode=$ts BOUNCER_$script$mode=$tb"
+		ROWS="$ROWS$(printf '%-24s %9s %9s %9s %7s %7s %8s %8s %8s' "$(label "$script" "$mode")" \
 			"$(num "$td" %.0f)" "$(num "$ts" %.0f)" "$(num "$tb" %.0f)" \
 			"$(ratio "$ts" "$td")" "$(ratio "$ts" "$tb")" \
 			"$(num "$ld" %.3f)" "$(num "$ls" %.3f)" "$(num "$lb" %.3f)")
@@ -132,6 +137,33 @@ for script in select tpcb; do
 	done
 done
 bouncer_stop
+
+# The policy on: DDL denied, the column pgbench reads masked.
+stop_agent
+python3 - "$WORK/policy.json" "$WORK/policy-on.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["rules"][0]["deny"] = ["ddl"]
+p["rules"][0]["mask"] = [{"column": "pgbench_accounts.abalance"}]
+json.dump(p, open(sys.argv[2], "w"), indent=1)
+PY
+start_agent "$WORK/policy-on.json"
+job_psql -c "create table denied (a int)" >/dev/null 2>&1 && fail "the policy-on agent allowed DDL"
+[ "$(job_psql -At -c "select abalance from pgbench_accounts where aid = 1")" = "" ] ||
+	fail "the policy-on agent did not mask abalance"
+PROWS=""
+for script in select tpcb; do
+	for mode in simple prepared; do
+		cell sluice "$script" "$mode"
+		eval "ts=\$SLUICE_$script$mode tb=\$BOUNCER_$script$mode"
+		PROWS="$PROWS$(printf '%-24s %9s %9s %7s %7s %8s' "$(label "$script" "$mode")" \
+			"$(num "$ts" %.0f)" "$(num "$TPS" %.0f)" "$(ratio "$TPS" "$ts")" \
+			"$(ratio "$TPS" "$tb")" "$(num "$LAT" %.3f)")
+"
+	done
+done
+stop_agent
+start_agent "$WORK/policy.json"
 
 # RSS of sluiced, in KiB.
 agent_rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$AGENT_PID/status"; }
@@ -205,5 +237,9 @@ printf '%-24s %9s %9s %9s %7s %7s %8s %8s %8s\n' "" "tps" "tps" "tps" "sluice/" 
 printf '%-24s %9s %9s %9s %7s %7s %8s %8s %8s\n' "script, mode" direct sluice pgbouncer direct pgbncr \
 	direct sluice pgbouncer
 printf '%s' "$ROWS"
+printf '\nsluice with the policy on (DDL denied, pgbench_accounts.abalance masked)\n'
+printf '%-24s %9s %9s %7s %7s %8s\n' "" "tps" "tps" "on/" "on/" "lat ms"
+printf '%-24s %9s %9s %7s %7s %8s\n' "script, mode" "off" "on" "off" "pgbncr" "on"
+printf '%s' "$PROWS"
 printf '\n%-32s %9s %9s %12s\n' "sluiced RSS (VmRSS, KiB)" idle open "per conn"
 printf '%s\n%s\n%s\n' "$R1" "$R2" "$R3"

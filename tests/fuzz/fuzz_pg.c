@@ -7,7 +7,9 @@
  * (0 the job, 1 the server) and whose other bits give a length, then that
  * many bytes. Everything the module clears for sending counts as sent. The
  * core's services are provided here with the same buffer semantics
- * (relay.c); TLS is not negotiated: a handshake completes at once.
+ * (relay.c); TLS is not negotiated: a handshake completes at once. The
+ * policy judges statements and masks columns, so the server's bytes also
+ * reach masking and the catalog reader.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +70,7 @@ int log_debug_enabled(void)
 /* Leave nothing in /tmp: the password file and the agent's certificate. */
 static void remove_state(void)
 {
-	static const char *const files[] = { "pw", "tls/agent.crt", "tls/agent.key",
+	static const char *const files[] = { "pw", "mask.key", "tls/agent.crt", "tls/agent.key",
 					     "tls/ca.crt", "tls", "" };
 	char path[512];
 
@@ -102,7 +104,8 @@ static void setup(void)
 		 "  \"identities\": [ { \"name\": \"job\", \"roles\": [\"r\"] } ],"
 		 "  \"rules\": [ { \"target\": \"db\", \"roles\": [\"r\"],"
 		 "    \"allow\": [\"read\", \"write\", \"session\"], \"deny\": [\"drop\"],"
-		 "    \"approve\": [\"delete\"] } ] }",
+		 "    \"approve\": [\"delete\"], \"mask\": [ { \"column\": \"ssn\" },"
+		 "    { \"column_regex\": \"^secret\", \"with\": \"partial\" } ] } ] }",
 		 state_dir, pw);
 	policy = policy_parse(json, strlen(json), &errs);
 	if (!policy || proto_postgres.init(policy))
