@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ev.h"
+#include "hash.h"
 
 #define BUCKETS 1024 /* relations; power of two */
 #define FBUCKETS 4096 /* function names; power of two */
@@ -61,15 +62,6 @@ static struct {
 	struct pg_catalog **by_target;
 	size_t n;
 } cats;
-
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
 
 static void rel_free(struct pg_rel *r)
 {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "hash.h"
 #include "policy.h"
 #include "sql_classify.h"
 
@@ -39,16 +40,6 @@ struct vcache {
 static struct vcache by_text = { .lru = TAILQ_HEAD_INITIALIZER(by_text.lru) };
 static struct vcache by_fingerprint = { .lru = TAILQ_HEAD_INITIALIZER(by_fingerprint.lru) };
 
-static uint64_t fnv1a(const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	uint64_t h = 14695981039346656037ull;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
-
 static struct cached **cache_slot(struct vcache *c, const void *key, size_t len, uint64_t h)
 {
 	struct cached **p = &c->buckets[h & (CACHE_BUCKETS - 1)];
@@ -65,7 +56,7 @@ static const struct sql_verdict *cache_get(struct vcache *c, const void *key, si
 
 	if (!c->buckets)
 		return NULL;
-	e = *cache_slot(c, key, len, fnv1a(key, len));
+	e = *cache_slot(c, key, len, hash_bytes(key, len));
 	if (!e)
 		return NULL;
 	TAILQ_REMOVE(&c->lru, e, lru);
@@ -107,7 +98,7 @@ static const struct sql_verdict *cache_put(struct vcache *c, const void *key, si
 	}
 	memcpy(e->key, key, len);
 	e->key_len = len;
-	e->hash = fnv1a(key, len);
+	e->hash = hash_bytes(key, len);
 	e->v = *v;
 	*v = (struct sql_verdict){ 0 };
 	e->chain = NULL;
@@ -189,7 +180,7 @@ static struct prepared *prepared_find(const struct pg_judge *j, const char *name
 {
 	if (!j->prepared)
 		return NULL;
-	for (struct prepared *p = j->prepared[fnv1a(name, strlen(name)) & (PREPARED_BUCKETS - 1)];
+	for (struct prepared *p = j->prepared[hash_str(name) & (PREPARED_BUCKETS - 1)];
 	     p; p = p->next)
 		if (!strcmp(p->name, name))
 			return p;
@@ -199,7 +190,7 @@ static struct prepared *prepared_find(const struct pg_judge *j, const char *name
 static int prepared_note(struct pg_judge *j, const struct sql_stmt *st)
 {
 	struct prepared *p = prepared_find(j, st->name);
-	size_t h = fnv1a(st->name, strlen(st->name)) & (PREPARED_BUCKETS - 1);
+	size_t h = hash_str(st->name) & (PREPARED_BUCKETS - 1);
 
 	if (!p) {
 		if (j->nprepared >= PG_JUDGE_MAX_PREPARED)

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "hash.h"
+
 #define MAX_COLUMNS 1664 /* PostgreSQL's own limit on a target list */
 #define MAX_BYTES (16u << 20) /* statement texts and parameters per session */
 
@@ -103,15 +105,6 @@ static void named_free(struct named *n)
 
 static size_t named_size(const struct named *n);
 
-static uint32_t name_hash(const char *name)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *name; name++)
-		h = (h ^ (uint8_t)*name) * 16777619u;
-	return h;
-}
-
 /* Free every entry; the bytes they held. */
 static size_t names_clear(struct names *t)
 {
@@ -137,7 +130,7 @@ static struct named **names_slot(const struct names *t, const char *name)
 
 	if (!t->nbuckets)
 		return NULL;
-	for (p = &t->buckets[name_hash(name) & (t->nbuckets - 1)]; *p; p = &(*p)->next)
+	for (p = &t->buckets[hash_str(name) & (t->nbuckets - 1)]; *p; p = &(*p)->next)
 		if (!strcmp((*p)->name, name))
 			return p;
 	return NULL;
@@ -176,7 +169,7 @@ static int names_grow(struct names *t)
 	for (unsigned i = 0; i < t->nbuckets; i++) {
 		while (t->buckets[i]) {
 			struct named *n = t->buckets[i];
-			uint32_t h = name_hash(n->name) & (nb - 1);
+			uint32_t h = hash_str(n->name) & (nb - 1);
 
 			t->buckets[i] = n->next;
 			n->next = b[h];
@@ -200,7 +193,7 @@ static ssize_t names_put(struct names *t, struct named *n)
 		named_free(n);
 		return -ENOMEM;
 	}
-	h = name_hash(n->name) & (t->nbuckets - 1);
+	h = hash_str(n->name) & (t->nbuckets - 1);
 	n->next = t->buckets[h];
 	t->buckets[h] = n;
 	t->count++;

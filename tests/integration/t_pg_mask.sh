@@ -114,6 +114,17 @@ out=$(q BEGIN "DECLARE c CURSOR FOR SELECT name, ssn FROM users ORDER BY id" "FE
 expect "$out" "ROW alice|***"
 expect "$out" "ROW NULL"
 
+# The same paths in binary format: nothing of a masked value, the rest exact
+# (alice is 616c696365).
+out=$(q -m extended -b "SELECT upper(ssn), name FROM users WHERE id = 1" \
+	"SELECT * FROM v_users WHERE id = 1" "SELECT * FROM v_public WHERE id = 1" \
+	"SELECT get_ssn(1)" "SELECT email FROM users WHERE id = 1")
+expect "$out" "ROW 2a2a2a|616c696365"
+expect "$out" "ROW NULL|NULL|NULL"
+expect "$out" "ROW 00000001|616c696365|6669727374"
+expect "$out" "ROW NULL"
+expect "$out" "ROW $(printf '%s' '**********************.com' | od -An -tx1 | tr -d ' \n')"
+
 # A multi-statement string: each result masked.
 out=$(q "SELECT ssn FROM users WHERE id = 1; SELECT name, email FROM users WHERE id = 2")
 expect "$out" "ROW bob|***********.com"
@@ -174,9 +185,12 @@ EOF
 printf '%s\n' "$out" >> "$ALL_OUT"
 [ "$out" = "ROW alice|***" ] || fail "undescribed portal: $out"
 
-# Nothing the job received holds a masked original.
+# Nothing the job received holds a masked original, as text or in hex.
 for secret in "$SSN1" "$SSN2" "$MAIL1" "$TOKEN1" 5000 6000; do
 	grep -qF -- "$secret" "$ALL_OUT" && fail "masked value $secret reached the job"
+	hex=$(printf '%s' "$secret" | od -An -tx1 | tr -d ' \n')
+	grep -qF -- "$hex" "$ALL_OUT" && fail "masked value $secret reached the job (binary)"
 done
+grep -qF -- "00001388" "$ALL_OUT" && fail "salary 5000 reached the job (binary int4)"
 grep -qF -- "$SSN1" "$AGENT_LOG" && fail "a masked value is in the agent's log"
 stop_agent
