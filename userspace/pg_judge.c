@@ -381,6 +381,14 @@ void pg_judge_sql(struct pg_judge *j, const char *text, struct pg_ruling *out)
 	explain(j, out);
 }
 
+void pg_judge_classify(struct pg_judge *j, const char *text)
+{
+	int err;
+
+	sql_verdict_free(&j->fresh);
+	classify(text, &j->fresh, &err);
+}
+
 void pg_judge_function_call(struct pg_judge *j, struct pg_ruling *out)
 {
 	struct sql_stmt st = { .cls = SQL_CLASS_ADMIN, .kind = SQL_KIND_OTHER,

@@ -65,6 +65,10 @@ void pg_judge_setting(struct pg_judge *j, const char *name, const char *value);
 /* A query string about to run (Query, or the text of an executed portal). */
 void pg_judge_sql(struct pg_judge *j, const char *text, struct pg_ruling *out);
 
+/* Classify text now (a Parse), so that judging its Executes finds it in
+ * the cache. */
+void pg_judge_classify(struct pg_judge *j, const char *text);
+
 /* A fast-path FunctionCall: judged as class admin, kind other. */
 void pg_judge_function_call(struct pg_judge *j, struct pg_ruling *out);
 

@@ -339,14 +339,20 @@ static enum pg_mask_method sensitive(struct pg_masking *mk, const struct masking
 			return mk->strongest;
 	return tag->refs;
 }
-static bool copy_carries_masked(struct pg_masking *mk, const struct masking_tag *tag)
+/* Does the statement read or write a table with a masked column? An error
+ * may then quote a row of it ("Failing row contains (...)"). */
+static bool touches_masked_table(struct pg_masking *mk, const struct masking_tag *tag)
 {
-	if (sensitive(mk, tag) != PG_MASK_NONE)
-		return true;
-	for (size_t i = 0; (tag->flags & TAG_COPY_TABLE) && i < tag->ntables; i++)
+	for (size_t i = 0; tag && i < tag->ntables; i++)
 		if (rel_has_masked(mk, named_rel(mk, tag->names[i])))
 			return true;
 	return false;
+}
+
+static bool copy_carries_masked(struct pg_masking *mk, const struct masking_tag *tag)
+{
+	return sensitive(mk, tag) != PG_MASK_NONE ||
+	       ((tag->flags & TAG_COPY_TABLE) && touches_masked_table(mk, tag));
 }
 
 static enum pg_mask_method column_method(struct pg_masking *mk, const struct pg_column *c,
@@ -529,7 +535,8 @@ int pg_masking_backend(struct pg_masking *mk, const struct pg_track *t, const st
 	case 'N':
 		if (m->type == 'E')
 			mk->copy_refused = mk->plan_valid = false;
-		if (res.running && sensitive(mk, res.tag) != PG_MASK_NONE)
+		if (res.running && (sensitive(mk, res.tag) != PG_MASK_NONE ||
+				    touches_masked_table(mk, res.tag)))
 			r = scrub(mk, m, outlen);
 		break;
 	case 'V': /* a fast-path call's result: nothing says what it holds */

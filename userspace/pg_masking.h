@@ -19,8 +19,10 @@
  * Unknown columns take the strongest method among the session's masks.
  * Rows of a result with a masked column are read whole (at most
  * agent.max_message_bytes) and rewritten; other rows stream untouched.
- * Errors and notices answering a sensitive statement keep their SQLSTATE
- * and position, and lose their texts (a cast error quotes the value).
+ * Errors and notices answering a sensitive statement, or one that reads or
+ * writes a table with a masked column, keep their SQLSTATE and position and
+ * lose their texts (a cast error quotes the value, a constraint error the
+ * whole row).
  * COPY ... TO STDOUT that would carry a masked column is refused: its
  * CopyOutResponse and data are dropped and the job gets an error instead.
  * Event loop only: not thread-safe.

@@ -306,6 +306,8 @@ static int on_parse(struct pg_track *t, struct pg_reader *r)
 
 	if (r->bad)
 		return -EBADMSG;
+	if (t->obs->parsed)
+		t->obs->parsed(t->ctx, text);
 	n = calloc(1, sizeof(*n));
 	if (!n || !(n->name = strdup(name)) || !(n->text = strdup(text))) {
 		if (n)

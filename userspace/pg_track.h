@@ -96,6 +96,8 @@ struct pg_observer {
 	 * 0, or a negative errno. */
 	int (*statement)(void *ctx, const struct pg_statement *st, struct pg_outcome *out);
 	void (*tag_free)(void *tag);
+	/* A Parse of text passed: it will be judged when a portal of it runs. */
+	void (*parsed)(void *ctx, const char *text);
 	void (*row_description)(void *ctx, const struct pg_column *cols, uint16_t n);
 	void (*command_complete)(void *ctx, const char *tag);
 };

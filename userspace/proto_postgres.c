@@ -220,7 +220,13 @@ static void note_parameter(struct session *s, const struct pg_msg *m)
 		pg_judge_setting(state(s)->judge, name, value);
 }
 
+static void on_parsed(void *ctx, const char *text)
+{
+	pg_judge_classify(state((struct session *)ctx)->judge, text);
+}
+
 static const struct pg_observer observer = {
+	.parsed = on_parsed,
 	.statement = on_statement,
 	.tag_free = pg_masking_tag_free,
 	.row_description = on_row_description,

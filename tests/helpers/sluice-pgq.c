@@ -14,6 +14,7 @@
  * Output, one line each:
  *   OK <command tag>
  *   ERROR <sqlstate> <message>
+ *   DETAIL <text>, HINT <text>, CONTEXT <text>   when the error has them
  *   COL <name>                  per result column
  *   ROW <v1>|<v2>|...           NULL as NULL; with -b, values in hex
  *   TX <I|T|E>                  with -t: the transaction status after it
@@ -33,8 +34,12 @@ static void on_notice(void *arg, const PGresult *r)
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 
+	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+
 	(void)arg;
 	printf("NOTICE %s %s\n", state ? state : "?", msg ? msg : "");
+	if (detail)
+		printf("DETAIL %s\n", detail);
 }
 
 static void print_value(const PGresult *r, int row, int col, int binary)
@@ -90,7 +95,18 @@ static void print_result(PGconn *c, PGresult *r, int binary, int tx)
 		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 
+		static const struct { int field; const char *name; } extra[] = {
+			{ PG_DIAG_MESSAGE_DETAIL, "DETAIL" }, { PG_DIAG_MESSAGE_HINT, "HINT" },
+			{ PG_DIAG_CONTEXT, "CONTEXT" },
+		};
+
 		printf("ERROR %s %s\n", state ? state : "?", msg ? msg : PQerrorMessage(c));
+		for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+			const char *v = PQresultErrorField(r, extra[i].field);
+
+			if (v)
+				printf("%s %s\n", extra[i].name, v);
+		}
 	} else {
 		for (int col = 0; col < PQnfields(r); col++)
 			printf("COL %s\n", PQfname(r, col));

@@ -18,6 +18,7 @@ CREATE TABLE users (id int, name text, email varchar(80), ssn text, salary int,
 	secret_token text, note text);
 INSERT INTO users VALUES (1, 'alice', '$MAIL1', '$SSN1', 5000, '$TOKEN1', 'first'),
 	(2, 'bob', 'bob@example.com', '$SSN2', 6000, 'tok-2', 'second');
+ALTER TABLE users ALTER COLUMN note SET NOT NULL;
 CREATE VIEW v_users AS SELECT id, name, email FROM users;
 CREATE VIEW v_public AS SELECT id, name, note FROM users;
 CREATE VIEW v_v AS SELECT * FROM v_users;
@@ -140,10 +141,11 @@ expect "$out" "ROW 1"
 
 # Errors and notices of a statement that touches masked data lose their
 # texts (a cast error would quote the value), keep their SQLSTATE.
-out=$(q "SELECT ssn::int FROM users" "SELECT 'x'::int" \
+out=$(q "SELECT ssn::int FROM users" "SELECT 'x'::int" "UPDATE users SET note = NULL WHERE id = 1" \
 	"DO \$\$ BEGIN RAISE NOTICE 'value %', (SELECT ssn FROM users LIMIT 1); END \$\$")
 expect "$out" "ERROR 22P02 sluice: the server's message is withheld because the statement touches masked columns (SQLSTATE 22P02)"
 expect "$out" "ERROR 22P02 invalid input syntax for type integer: \"x\""
+expect "$out" "ERROR 23502 sluice: the server's message is withheld because the statement touches masked columns (SQLSTATE 23502)"
 expect "$out" "NOTICE 00000 sluice: the server's message is withheld because the statement touches masked columns (SQLSTATE 00000)"
 
 # A client that never describes its portal (as JDBC does with a cached
