@@ -16,32 +16,47 @@
 /* Rows: kind, oid, relkind, relation, attnum, column. Kinds: 'n' a name
  * asked for and its OID, 'r' a column of a relation, 'v' what a view
  * reads (through views of views), 'f' a user function ("" marks that the
- * function list was sent). */
+ * function list was sent).
+ * It runs with the job's search_path, which the job may have set so that
+ * its own functions, operators or types come before pg_catalog's: every
+ * one of those is written with its schema, or the job could feed the
+ * cache (shared by all sessions of the target) whatever it likes. Only
+ * the names asked for resolve through the search_path, as the job's
+ * statement will. */
+#define EQ " OPERATOR(pg_catalog.=) "
 static const char catalog_sql[] =
 	"WITH RECURSIVE names AS ("
-	" SELECT n, CASE WHEN array_length(parse_ident(n), 1) <= 2 THEN to_regclass(n) END AS oid"
-	" FROM unnest($1::text[]) AS n),"
+	" SELECT n, CASE WHEN pg_catalog.array_length(pg_catalog.parse_ident(n), 1)"
+	" OPERATOR(pg_catalog.<=) 2 THEN pg_catalog.to_regclass(n)::pg_catalog.oid END AS oid"
+	" FROM pg_catalog.unnest($1::pg_catalog.text[]) AS n),"
 	" deps(view, ref, sub) AS ("
 	" SELECT r.ev_class, d.refobjid, d.refobjsubid FROM pg_catalog.pg_rewrite r"
-	" JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass"
-	" AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass"
-	" AND d.refobjid <> r.ev_class WHERE r.ev_class IN (SELECT oid FROM names)"
+	" JOIN pg_catalog.pg_depend d ON d.classid" EQ "'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+	" AND d.objid" EQ "r.oid AND d.refclassid" EQ "'pg_catalog.pg_class'::pg_catalog.regclass"
+	" AND d.refobjid OPERATOR(pg_catalog.<>) r.ev_class"
+	" WHERE r.ev_class" EQ "ANY (ARRAY(SELECT oid FROM names))"
 	" UNION SELECT deps.view, d.refobjid, d.refobjsubid FROM deps"
-	" JOIN pg_catalog.pg_rewrite r ON r.ev_class = deps.ref"
-	" JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass"
-	" AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass"
-	" AND d.refobjid <> r.ev_class)"
-	" SELECT 'n', coalesce(oid, 0)::oid, '', n, 0, '' FROM names"
-	" UNION ALL SELECT 'r', c.oid, c.relkind::text, c.relname::text, a.attnum, a.attname::text"
-	" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid"
-	" AND a.attnum > 0 AND NOT a.attisdropped WHERE c.oid IN (SELECT oid FROM names)"
-	" UNION ALL SELECT 'v', deps.view, '', c.relname::text, deps.sub,"
-	" coalesce(a.attname::text, '') FROM deps JOIN pg_catalog.pg_class c ON c.oid = deps.ref"
-	" LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = deps.ref AND a.attnum = deps.sub"
-	" UNION ALL (SELECT 'f', 0, '', '', 0, p.proname::text FROM pg_catalog.pg_proc p"
-	" WHERE $2 AND p.pronamespace NOT IN ('pg_catalog'::regnamespace,"
-	" 'information_schema'::regnamespace) GROUP BY p.proname)"
-	" UNION ALL SELECT 'f', 0, '', '', 0, '' WHERE $2";
+	" JOIN pg_catalog.pg_rewrite r ON r.ev_class" EQ "deps.ref"
+	" JOIN pg_catalog.pg_depend d ON d.classid" EQ "'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+	" AND d.objid" EQ "r.oid AND d.refclassid" EQ "'pg_catalog.pg_class'::pg_catalog.regclass"
+	" AND d.refobjid OPERATOR(pg_catalog.<>) r.ev_class)"
+	" SELECT 'n', coalesce(oid, 0::pg_catalog.oid), '', n, 0, '' FROM names"
+	" UNION ALL SELECT 'r', c.oid, c.relkind::pg_catalog.text, c.relname::pg_catalog.text,"
+	" a.attnum, a.attname::pg_catalog.text"
+	" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid" EQ "c.oid"
+	" AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
+	" WHERE c.oid" EQ "ANY (ARRAY(SELECT oid FROM names))"
+	" UNION ALL SELECT 'v', deps.view, '', c.relname::pg_catalog.text, deps.sub,"
+	" coalesce(a.attname::pg_catalog.text, '') FROM deps"
+	" JOIN pg_catalog.pg_class c ON c.oid" EQ "deps.ref"
+	" LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid" EQ "deps.ref"
+	" AND a.attnum" EQ "deps.sub"
+	" UNION ALL (SELECT DISTINCT 'f', 0::pg_catalog.oid, '', '', 0, p.proname::pg_catalog.text"
+	" FROM pg_catalog.pg_proc p WHERE $2::pg_catalog.bool AND NOT p.pronamespace"
+	" OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog'::pg_catalog.regnamespace,"
+	" 'information_schema'::pg_catalog.regnamespace]))"
+	" UNION ALL SELECT 'f', 0::pg_catalog.oid, '', '', 0, '' WHERE $2::pg_catalog.bool";
+#undef EQ
 
 struct fname {
 	char *name;

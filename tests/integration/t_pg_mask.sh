@@ -187,6 +187,19 @@ EOF
 printf '%s\n' "$out" >> "$ALL_OUT"
 [ "$out" = "ROW alice|***" ] || fail "undescribed portal: $out"
 
+# A job that puts its own "=" for OIDs before pg_catalog's cannot feed the
+# agent's catalog cache (shared with every other session) wrong columns.
+PGPASSWORD="$PGSUPER_PW" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.2 -p "$PGPORT" -U postgres \
+	-d orders >/dev/null <<EOF || fail "evil operator"
+CREATE FUNCTION public.evil_eq(oid, oid) RETURNS bool LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = public.evil_eq);
+EOF
+out=$(q "SET search_path = public, pg_catalog" "CREATE TEMP TABLE flush_the_cache (a int)" \
+	"SELECT name, ssn FROM users WHERE id = 1")
+expect "$out" "ROW alice|***"
+out=$(q "SELECT ssn, email FROM users WHERE id = 1")
+expect "$out" "ROW ***|**********************.com"
+
 # Nothing the job received holds a masked original, as text or in hex.
 for secret in "$SSN1" "$SSN2" "$MAIL1" "$TOKEN1" 5000 6000; do
 	grep -qF -- "$secret" "$ALL_OUT" && fail "masked value $secret reached the job"
