@@ -574,9 +574,18 @@ static void range_var(struct walk *w, const cJSON *rv)
 {
 	const char *parts[3] = { get_str(rv, "catalogname"), get_str(rv, "schemaname"),
 				 get_str(rv, "relname") };
+	const cJSON *alias = get(rv, "alias");
 
 	note_relname(w, parts[2]);
-	note_relname(w, get_str(get(rv, "alias"), "aliasname"));
+	if (alias) {
+		note_relname(w, get_str(alias, "aliasname"));
+		/* The fingerprint ignores aliases, which decide what is a
+		 * whole-row reference; AS u(a, b, c) renames the columns, so
+		 * their references say nothing of what they read. */
+		w->st->flags |= SQL_F_NO_SHARE;
+		if (get(alias, "colnames"))
+			w->st->flags |= SQL_F_WHOLE_ROW;
+	}
 	if (!parts[0] && !parts[1])
 		for (size_t i = w->nctes; i-- > 0;)
 			if (strcmp(w->ctes[i], parts[2]) == 0)
@@ -742,6 +751,7 @@ static void setting(struct walk *w, const char *name, const char *value, bool re
 		    const char *why)
 {
 	if (!name) {
+		w->st->flags |= SQL_F_LEXING;
 		raise(w, SQL_CLASS_DCL, why, "with a computed setting name");
 		return;
 	}
@@ -750,10 +760,10 @@ static void setting(struct walk *w, const char *name, const char *value, bool re
 	} else if (strcasecmp(name, "session_replication_role") == 0) {
 		raise(w, SQL_CLASS_ADMIN, why, name);
 	} else if (strcasecmp(name, "standard_conforming_strings") == 0) {
-		w->st->flags |= SQL_F_NO_SHARE;
+		w->st->flags |= SQL_F_NO_SHARE | SQL_F_LEXING;
 		raise(w, bool_on(value) ? SQL_CLASS_SESSION : SQL_CLASS_ADMIN, why, name);
 	} else if (strcasecmp(name, "client_encoding") == 0) {
-		w->st->flags |= SQL_F_NO_SHARE;
+		w->st->flags |= SQL_F_NO_SHARE | SQL_F_LEXING;
 		if (reset)
 			raise(w, SQL_CLASS_SESSION, why, name);
 		else
@@ -774,7 +784,10 @@ static void variable_set(struct walk *w, const cJSON *b, const char *why)
 
 	if (str_is(k, "VAR_SET_MULTI") || str_is(k, "VAR_RESET_ALL")) {
 		/* SET TRANSACTION / SESSION CHARACTERISTICS; RESET ALL leaves
-		 * role and session_authorization alone */
+		 * role and session_authorization alone, and may return the
+		 * lexing settings to defaults of the database or role */
+		if (str_is(k, "VAR_RESET_ALL"))
+			w->st->flags |= SQL_F_LEXING;
 		raise(w, SQL_CLASS_SESSION, why, str_is(k, "VAR_RESET_ALL") ? "ALL" : NULL);
 		return;
 	}

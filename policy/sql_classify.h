@@ -151,6 +151,10 @@ enum sql_kind {
 						 functions: the lists are partial */
 #define SQL_F_COPY_RELATION        (1u << 14) /* COPY of a table (its columns, all
 						 or listed), not of a query */
+#define SQL_F_LEXING               (1u << 15) /* may change standard_conforming_strings
+						 or client_encoding (SET, RESET ALL,
+						 DISCARD ALL, set_config): statements
+						 sent after it must wait for its answer */
 
 struct sql_stmt {
 	enum sql_class cls;     /* the strongest class in classes */

@@ -171,6 +171,8 @@ struct pg_judge {
 	const char *identity;
 	const char *target;
 	char unsafe[160];           /* a setting the classifier cannot follow, or "" */
+	unsigned hold;              /* ReadyForQuery still due before statements
+				       are read under known settings again */
 	struct sql_verdict fresh;   /* the latest verdict the cache did not take */
 	struct prepared **prepared; /* PREPARED_BUCKETS chains, made on first use */
 	unsigned nprepared;
@@ -252,6 +254,27 @@ void pg_judge_setting(struct pg_judge *j, const char *name, const char *value)
 	else if (j->unsafe[0] && !strncmp(j->unsafe, name, strlen(name)) &&
 		 j->unsafe[strlen(name)] == ' ')
 		j->unsafe[0] = '\0'; /* set back to a value we can follow */
+}
+
+void pg_judge_hold(struct pg_judge *j, unsigned n)
+{
+	if (n > j->hold)
+		j->hold = n;
+}
+
+void pg_judge_ready(struct pg_judge *j)
+{
+	if (j->hold)
+		j->hold--;
+}
+
+bool pg_judge_changes_lexing(const struct pg_ruling *r)
+{
+	for (size_t i = 0; r->verdict && i < r->verdict->n; i++)
+		if ((r->verdict->stmts[i].flags & SQL_F_LEXING) ||
+		    r->verdict->stmts[i].kind == SQL_KIND_DISCARD)
+			return true;
+	return false;
 }
 
 static void refuse(struct pg_ruling *out, const char *sqlstate, const char *fmt, ...)
@@ -347,6 +370,12 @@ void pg_judge_sql(struct pg_judge *j, const char *text, struct pg_ruling *out)
 	if (j->unsafe[0]) {
 		refuse(out, "42501", "sluice: statements are refused while the session has %s: "
 		       "sluice could not read them as the server does", j->unsafe);
+		return;
+	}
+	if (j->hold) {
+		refuse(out, "42501", "sluice: statement sent before the server answered a change "
+		       "of standard_conforming_strings or client_encoding; send it after the "
+		       "answer");
 		return;
 	}
 	v = classify(text, fresh, &err);

@@ -24,6 +24,7 @@
 #ifndef SLUICE_PG_JUDGE_H
 #define SLUICE_PG_JUDGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,18 @@ void pg_judge_free(struct pg_judge *j);
 
 /* The server reported a setting (ParameterStatus). */
 void pg_judge_setting(struct pg_judge *j, const char *name, const char *value);
+
+/* A statement that may change standard_conforming_strings or
+ * client_encoding (SQL_F_LEXING, DISCARD) runs; its answer ends with the
+ * n-th ReadyForQuery from now. Until then every statement is refused:
+ * the settings it will be read under are not known yet. */
+void pg_judge_hold(struct pg_judge *j, unsigned n);
+
+/* The server sent ReadyForQuery. */
+void pg_judge_ready(struct pg_judge *j);
+
+/* Does the ruling's verdict hold a statement that needs pg_judge_hold()? */
+bool pg_judge_changes_lexing(const struct pg_ruling *r);
 
 /* A query string about to run (Query, or the text of an executed portal). */
 void pg_judge_sql(struct pg_judge *j, const char *text, struct pg_ruling *out);

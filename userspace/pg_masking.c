@@ -48,7 +48,10 @@ struct pg_masking {
 	struct seen seen[MAX_SEEN];
 	size_t nseen;
 	uint64_t functions_asked; /* generation + 1 when the function list was asked */
-	char request_name[40];    /* the agent's statement and portal */
+	char request_prefix[32];  /* of the agent's statement and portal names */
+	uint64_t requests;        /* made so far: each request has a name of its own,
+				     so one whose Close was skipped after an error
+				     cannot make the next one fail */
 	/* The result now arriving. */
 	bool plan_valid;
 	bool copy_refused;        /* a COPY's output is being dropped */
@@ -81,8 +84,9 @@ struct pg_masking *pg_masking_new(const struct policy *p, struct session *s, int
 	mk->masks = masks;
 	mk->generation = pg_catalog_generation(mk->cat);
 	mk->strongest = pg_masks_strongest(masks);
-	snprintf(mk->request_name, sizeof(mk->request_name), "sluice_catalog_%02x%02x%02x%02x%02x%02x%02x%02x",
-		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	snprintf(mk->request_prefix, sizeof(mk->request_prefix),
+		 "sluice_catalog_%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
+		 rnd[4], rnd[5], rnd[6], rnd[7]);
 	return mk;
 }
 
@@ -206,6 +210,7 @@ static int ask_catalog(struct pg_masking *mk, struct pg_track *t, const struct s
 	const char *ask[MAX_SEEN];
 	size_t nask = 0, bytes = 0, len;
 	bool functions = false;
+	char name[64];
 	uint8_t *buf;
 	int err;
 
@@ -240,7 +245,9 @@ static int ask_catalog(struct pg_masking *mk, struct pg_track *t, const struct s
 	len = bytes + 4096;
 	if (!(buf = malloc(len)))
 		return -ENOMEM;
-	len = pg_catalog_request(buf, len, mk->request_name, ask, nask, functions, sync);
+	snprintf(name, sizeof(name), "%s_%llu", mk->request_prefix,
+		 (unsigned long long)++mk->requests);
+	len = pg_catalog_request(buf, len, name, ask, nask, functions, sync);
 	err = len ? proxy_inject(mk->s, SIDE_UPSTREAM, buf, len) : -ENOBUFS;
 	free(buf);
 	return err ? err : pg_track_agent_query(t, sync);
@@ -468,6 +475,39 @@ static int scrub(struct pg_masking *mk, const struct pg_msg *m, size_t *outlen)
 			   pos ? atoi(pos) : 0, outlen);
 }
 
+/* A setting a sensitive statement changed (set_config('application_name',
+ * ssn, false) reports the value): free-text ones lose their value. Those
+ * a driver needs to read what follows stay: their values are checked by
+ * the server and cannot carry a column's value. */
+static int scrub_parameter(struct pg_masking *mk, const struct pg_msg *m, size_t *outlen)
+{
+	static const char *const kept[] = {
+		"client_encoding", "standard_conforming_strings", "DateStyle", "IntervalStyle",
+		"TimeZone", "integer_datetimes", "server_version", "server_encoding",
+		"is_superuser", "session_authorization", "in_hot_standby",
+		"default_transaction_read_only", NULL,
+	};
+	struct pg_reader r = pg_reader_of(m);
+	const char *name = pg_get_str(&r);
+	struct pg_builder b;
+	int err;
+
+	if (r.bad)
+		return PG_MASKING_PASS;
+	for (size_t i = 0; kept[i]; i++)
+		if (!strcmp(name, kept[i]))
+			return PG_MASKING_PASS;
+	if ((err = reserve_out(mk, m->body_len + 16)))
+		return err;
+	b = pg_builder_on(mk->out, mk->out_cap);
+	pg_begin(&b, 'S');
+	pg_put_str(&b, name);
+	pg_put_str(&b, "***");
+	pg_end(&b);
+	*outlen = b.len;
+	return b.bad ? -ENOBUFS : PG_MASKING_REPLACE;
+}
+
 static int write_null_result(struct pg_masking *mk, size_t *outlen)
 {
 	static const uint8_t null_result[] = { 'V', 0, 0, 0, 8, 0xff, 0xff, 0xff, 0xff };
@@ -535,9 +575,15 @@ int pg_masking_backend(struct pg_masking *mk, const struct pg_track *t, const st
 	case 'N':
 		if (m->type == 'E')
 			mk->copy_refused = mk->plan_valid = false;
-		if (res.running && (sensitive(mk, res.tag) != PG_MASK_NONE ||
-				    touches_masked_table(mk, res.tag)))
+		/* Bind plans the statement, which may evaluate a function over
+		 * masked data: its errors are not shown either. */
+		if (res.binding || (res.running && (sensitive(mk, res.tag) != PG_MASK_NONE ||
+						    touches_masked_table(mk, res.tag))))
 			r = scrub(mk, m, outlen);
+		break;
+	case 'S':
+		if (res.running && sensitive(mk, res.tag) != PG_MASK_NONE)
+			r = scrub_parameter(mk, m, outlen);
 		break;
 	case 'V': /* a fast-path call's result: nothing says what it holds */
 		r = write_null_result(mk, outlen);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -11,6 +12,8 @@
 #include "hash.h"
 
 #define MAX_COLUMNS 1664 /* PostgreSQL's own limit on a target list */
+#define NAME_BYTES 63    /* the server keys statements and portals by so many
+			    bytes of their names (NAMEDATALEN - 1) */
 #define MAX_BYTES (16u << 20) /* statement texts and parameters per session */
 
 /* A prepared statement, or a portal (with its statement's text and the
@@ -49,9 +52,16 @@ enum op_kind {
 	OP_EXECUTE,
 	OP_CLOSE_STATEMENT,
 	OP_CLOSE_PORTAL,
-	OP_SYNC,             /* Sync, and Query and FunctionCall: ReadyForQuery ends them */
+	OP_SYNC,             /* Sync: ReadyForQuery ends it */
+	OP_QUERY,            /* Query or FunctionCall: its ReadyForQuery ends it; the
+				server skips it after an error in an extended
+				request, up to the next Sync */
 	OP_COPY_END,         /* CopyDone or CopyFail sent before the server said
 				CopyInResponse: where the Syncs it ignores end */
+	OP_FORGET,           /* SQL DEALLOCATE, PREPARE or DISCARD is about to run:
+				the statement (name, or all when NULL) is no longer
+				what its Parse made. No answer: it takes effect when
+				it reaches the head. */
 };
 
 struct op {
@@ -228,9 +238,11 @@ void pg_track_free(struct pg_track *t)
 	free(t);
 }
 
+/* What n holds, against the session's budget. */
 static size_t named_size(const struct named *n)
 {
-	return (n->text ? strlen(n->text) : 0) + n->param_bytes + strlen(n->name);
+	return (n->text ? strlen(n->text) : 0) + n->param_bytes + strlen(n->name) +
+	       n->ncols * sizeof(*n->cols) + (size_t)n->nformats * sizeof(*n->formats);
 }
 
 static int push(struct pg_track *t, enum op_kind kind, struct named *n, const char *name)
@@ -293,15 +305,27 @@ static const struct named *lookup(const struct pg_track *t, bool portal, const c
 			found = o->named, seen = true;
 		else if (o->kind == close && !strcmp(o->name, name))
 			found = NULL, seen = true;
+		else if (!portal && o->kind == OP_FORGET && (!o->name || !strcmp(o->name, name)))
+			found = NULL, seen = true;
 	}
 	if (seen)
 		return found;
 	return names_find(portal ? &t->portals : &t->statements, name);
 }
 
+/* A statement or portal name as the server keys it: its first 63 bytes. */
+static const char *get_name(struct pg_reader *r, char buf[NAME_BYTES + 1])
+{
+	const char *s = pg_get_str(r);
+
+	snprintf(buf, NAME_BYTES + 1, "%s", s);
+	return buf;
+}
+
 static int on_parse(struct pg_track *t, struct pg_reader *r)
 {
-	const char *name = pg_get_str(r), *text = pg_get_str(r);
+	char nbuf[NAME_BYTES + 1];
+	const char *name = get_name(r, nbuf), *text = pg_get_str(r);
 	struct named *n;
 
 	if (r->bad)
@@ -315,6 +339,23 @@ static int on_parse(struct pg_track *t, struct pg_reader *r)
 		return -ENOMEM;
 	}
 	return push(t, OP_PARSE, n, NULL);
+}
+
+/* "EXECUTE name", the name quoted (malloc'd). */
+static char *execute_text(const char *name)
+{
+	char *out = malloc(10 + 2 * strlen(name) + 2), *p;
+
+	if (!out)
+		return NULL;
+	p = out + sprintf(out, "EXECUTE \"");
+	for (; *name; name++) {
+		if (*name == '"')
+			*p++ = '"';
+		*p++ = *name;
+	}
+	memcpy(p, "\"", 2);
+	return out;
 }
 
 /* Bind: portal, statement, parameter formats, parameters, result formats. */
@@ -363,7 +404,8 @@ static int read_bind(struct pg_reader *r, struct named *n, const uint8_t *body, 
 
 static int on_bind(struct pg_track *t, const struct pg_msg *m, struct pg_reader *r)
 {
-	const char *portal = pg_get_str(r), *stmt = pg_get_str(r);
+	char pbuf[NAME_BYTES + 1], sbuf[NAME_BYTES + 1];
+	const char *portal = get_name(r, pbuf), *stmt = get_name(r, sbuf);
 	const struct named *s;
 	struct named *n;
 	int err;
@@ -372,8 +414,10 @@ static int on_bind(struct pg_track *t, const struct pg_msg *m, struct pg_reader 
 		return -EBADMSG;
 	s = lookup(t, false, stmt);
 	n = calloc(1, sizeof(*n));
+	/* A statement no Parse made was made by SQL PREPARE: running the
+	 * portal is an EXECUTE of it. */
 	if (!n || !(n->name = strdup(portal)) || !(n->statement = strdup(stmt)) ||
-	    (s && !(n->text = strdup(s->text)))) {
+	    !(n->text = s ? strdup(s->text) : execute_text(stmt))) {
 		if (n)
 			named_free(n);
 		return -ENOMEM;
@@ -404,8 +448,9 @@ static int run(struct pg_track *t, const struct pg_statement *st)
 		t->tail->reply_len = out.reply_len;
 		out.reply = NULL;
 	}
+	/* A refused one is replaced by an Execute and a real Sync. */
 	if (!err && whole)
-		err = push(t, OP_SYNC, NULL, NULL);
+		err = push(t, refused ? OP_SYNC : OP_QUERY, NULL, NULL);
 	if (!err && !refused) {
 		/* With what its rows will answer: the Execute, or the Query. */
 		t->tail->tag = out.tag;
@@ -420,7 +465,8 @@ static int run(struct pg_track *t, const struct pg_statement *st)
 
 static int on_execute(struct pg_track *t, struct pg_reader *r)
 {
-	const char *portal = pg_get_str(r);
+	char pbuf[NAME_BYTES + 1];
+	const char *portal = get_name(r, pbuf);
 	const struct named *p;
 	struct pg_statement st = { .path = PG_PATH_EXTENDED, .portal = portal };
 
@@ -438,8 +484,9 @@ static int on_execute(struct pg_track *t, struct pg_reader *r)
 
 static int on_close(struct pg_track *t, struct pg_reader *r)
 {
+	char nbuf[NAME_BYTES + 1];
 	uint8_t what = pg_get_u8(r);
-	const char *name = pg_get_str(r);
+	const char *name = get_name(r, nbuf);
 
 	if (r->bad || (what != 'S' && what != 'P'))
 		return -EBADMSG;
@@ -483,8 +530,9 @@ int pg_track_frontend(struct pg_track *t, const struct pg_msg *m)
 			return -EBADMSG;
 		return run(t, &st);
 	case 'D': {
+		char nbuf[NAME_BYTES + 1];
 		uint8_t what = pg_get_u8(&r);
-		const char *name = pg_get_str(&r);
+		const char *name = get_name(&r, nbuf);
 		int err;
 
 		if (r.bad || (what != 'S' && what != 'P'))
@@ -543,19 +591,26 @@ static void apply_formats(struct named *portal)
 				       : i < portal->nformats ? portal->formats[i] : 0;
 }
 
-/* Keep cols (n of them; NULL: NoData) as what named returns. */
-static int describe(struct named *named, const struct pg_column *cols, uint16_t n)
+/* Keep cols (n of them; NULL: NoData) as what named returns. named is in
+ * the session's tables, so its bytes count against the budget. */
+static int describe(struct pg_track *t, struct named *named, const struct pg_column *cols,
+		    uint16_t n)
 {
-	struct pg_column *c = n ? malloc(n * sizeof(*c)) : NULL;
+	size_t before = named_size(named), bytes = n * sizeof(*cols);
+	struct pg_column *c;
 
+	if (t->bytes - before + bytes + named->nformats * sizeof(*named->formats) > MAX_BYTES)
+		return -ENOSPC;
+	c = n ? malloc(bytes) : NULL;
 	if (n && !c)
 		return -ENOMEM;
 	if (n)
-		memcpy(c, cols, n * sizeof(*c));
+		memcpy(c, cols, bytes);
 	free(named->cols);
 	named->cols = c;
 	named->ncols = n;
 	named->described = true;
+	t->bytes = t->bytes - before + named_size(named);
 	return 0;
 }
 
@@ -570,7 +625,7 @@ static int described(struct pg_track *t, bool rows)
 		return 0;
 	named = (struct named *)names_find(o->portal ? &t->portals : &t->statements, o->name);
 	if (named)
-		err = describe(named, rows ? t->columns : NULL, rows ? t->nlast : 0);
+		err = describe(t, named, rows ? t->columns : NULL, rows ? t->nlast : 0);
 	op_free(t, pop(t));
 	return err;
 }
@@ -606,9 +661,11 @@ static int confirm(struct pg_track *t, enum op_kind kind)
 		/* A portal of a described statement has its columns. */
 		if (kind == OP_BIND && (st = names_find(&t->statements, n->statement)) &&
 		    st->described) {
-			if (describe(n, st->cols, st->ncols)) {
+			int err = describe(t, n, st->cols, st->ncols);
+
+			if (err) {
 				op_free(t, o);
-				return -ENOMEM;
+				return err;
 			}
 			apply_formats(n);
 		}
@@ -623,7 +680,9 @@ static int confirm(struct pg_track *t, enum op_kind kind)
 	case OP_DESCRIBE:
 	case OP_EXECUTE:
 	case OP_SYNC:
+	case OP_QUERY:
 	case OP_COPY_END:
+	case OP_FORGET:
 		break;
 	}
 	op_free(t, o);
@@ -682,18 +741,36 @@ static void copy_in_started(struct pg_track *t)
 	t->copy_in = true;
 }
 
+/* Entries at the head that need no answer: a CopyDone the server ignored
+ * (it was in no copy), statements forgotten. */
+static void settle(struct pg_track *t)
+{
+	while (t->head && (t->head->kind == OP_COPY_END || t->head->kind == OP_FORGET)) {
+		struct op *o = pop(t);
+
+		if (o->kind == OP_FORGET && o->name)
+			t->bytes -= names_remove(&t->statements, o->name);
+		else if (o->kind == OP_FORGET)
+			t->bytes -= names_clear(&t->statements);
+		op_free(t, o);
+	}
+}
+
 /* A message answering the agent's own request at the head. */
 static int agent_answer(struct pg_track *t, const struct pg_msg *m)
 {
 	struct op *o = t->head;
 
 	switch (m->type) {
-	case 'E':
+	case 'E': {
 		/* An error of a request with its own Sync is the agent's alone;
 		 * otherwise the server now skips the job's requests to its Sync,
 		 * and the job must learn why. */
+		bool swallow = o->swallow;
+
 		discard_to_sync(t);
-		return o->swallow ? PG_TRACK_AGENT : 0;
+		return swallow ? PG_TRACK_AGENT : 0;
+	}
 	case 'N':
 	case 'S':
 	case 'A':
@@ -720,9 +797,7 @@ int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply
 	const char *tag;
 	int ret = 0, err;
 
-	/* A CopyDone the server ignored (it was in no copy). */
-	while (t->head && t->head->kind == OP_COPY_END)
-		op_free(t, pop(t));
+	settle(t);
 	if (m->type == 'T' && (err = on_row_description(t, &r)))
 		return err;
 	if (t->head && t->head->agent)
@@ -763,10 +838,16 @@ int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply
 			t->head->reply = NULL;
 			ret = PG_TRACK_REPLACE;
 		}
-		discard_to_sync(t);
+		/* An error in a Query ends at its ReadyForQuery; one in an
+		 * extended request makes the server skip to the next Sync. */
+		if (!t->head || t->head->kind != OP_QUERY)
+			discard_to_sync(t);
 		return ret;
 	case 'Z':
-		answered(t, OP_SYNC);
+		if (t->head && t->head->kind == OP_QUERY)
+			op_free(t, pop(t));
+		else
+			answered(t, OP_SYNC);
 		/* Outside a transaction no portal the server confirmed survives;
 		 * Binds still pending are not touched. */
 		if (pg_get_u8(&r) == 'I')
@@ -786,29 +867,79 @@ void pg_track_result(const struct pg_track *t, struct pg_track_result *out)
 	if (!o || o->agent)
 		return;
 	out->tag = o->tag;
-	out->running = o->kind == OP_EXECUTE || o->kind == OP_SYNC;
-	if (o->kind == OP_SYNC) {
+	out->running = o->kind == OP_EXECUTE || o->kind == OP_QUERY;
+	out->binding = o->kind == OP_BIND;
+	if (o->kind == OP_QUERY) {
 		out->cols = t->columns;
 		out->n = t->nlast;
-	} else if (o->kind == OP_EXECUTE && (portal = names_find(&t->portals, o->name)) &&
-		   portal->described) {
+	} else if (o->kind == OP_EXECUTE && o->name &&
+		   (portal = names_find(&t->portals, o->name)) && portal->described) {
 		out->cols = portal->cols;
 		out->n = portal->ncols;
 	}
 }
 
+/* Is statement name described when the server reaches op stop (NULL: the
+ * end of the queue)? Its latest Parse before stop resets that; a Describe
+ * of it after that Parse sets it. */
+static bool statement_described(const struct pg_track *t, const char *name, const struct op *stop)
+{
+	const struct named *st = names_find(&t->statements, name);
+	bool described = st && st->described;
+
+	for (const struct op *o = t->head; o && o != stop; o = o->next) {
+		if (o->agent)
+			continue;
+		if (o->kind == OP_PARSE && !strcmp(o->named->name, name))
+			described = false;
+		else if (o->kind == OP_CLOSE_STATEMENT && !strcmp(o->name, name))
+			described = false;
+		else if (o->kind == OP_DESCRIBE && !o->portal && !strcmp(o->name, name))
+			described = true;
+	}
+	return described;
+}
+
 bool pg_track_described(const struct pg_track *t, const char *portal)
 {
-	const struct named *p = lookup(t, true, portal), *st;
+	const struct named *p = names_find(&t->portals, portal);
+	bool described = p && p->described;
 
-	if (p && p->described)
-		return true;
+	/* In queue order: a Bind gives the portal its statement's columns, a
+	 * Describe of the portal gives it its own. */
+	for (const struct op *o = t->head; o; o = o->next) {
+		if (o->agent)
+			continue;
+		if (o->kind == OP_BIND && !strcmp(o->named->name, portal))
+			described = statement_described(t, o->named->statement, o);
+		else if (o->kind == OP_CLOSE_PORTAL && !strcmp(o->name, portal))
+			described = false;
+		else if (o->kind == OP_DESCRIBE && o->portal && !strcmp(o->name, portal))
+			described = true;
+	}
+	return described;
+}
+
+unsigned pg_track_pending_ready(const struct pg_track *t)
+{
+	unsigned n = 0;
+
 	for (const struct op *o = t->head; o; o = o->next)
-		if (o->kind == OP_DESCRIBE &&
-		    ((o->portal && !strcmp(o->name, portal)) ||
-		     (!o->portal && p && !strcmp(o->name, p->statement))))
-			return true;
-	return p && (st = lookup(t, false, p->statement)) && st->described;
+		n += o->kind == OP_SYNC || o->kind == OP_QUERY;
+	return n;
+}
+
+int pg_track_forget(struct pg_track *t, const char *name)
+{
+	char clipped[NAME_BYTES + 1];
+	int err;
+
+	if (name)
+		snprintf(clipped, sizeof(clipped), "%s", name);
+	err = push(t, OP_FORGET, NULL, name ? clipped : NULL);
+	if (!err && t->head == t->tail)
+		settle(t); /* nothing before it: in effect now */
+	return err;
 }
 
 int pg_track_agent_describe(struct pg_track *t, const char *portal)

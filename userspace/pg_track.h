@@ -88,6 +88,7 @@ struct pg_track_result {
 	void *tag;
 	bool agent;        /* it answers the agent's own request */
 	bool running;      /* it answers a statement of the job that runs */
+	bool binding;      /* it answers the job's Bind (planning happens there) */
 };
 
 struct pg_observer {
@@ -118,9 +119,18 @@ int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply
 /* What the next DataRow, CommandComplete or error from the server answers. */
 void pg_track_result(const struct pg_track *t, struct pg_track_result *out);
 
+/* ReadyForQuery messages due for the requests queued so far. */
+unsigned pg_track_pending_ready(const struct pg_track *t);
+
 /* Will portal's columns be known before its rows arrive: was a Describe of
  * it or of its statement answered, or is one on its way? */
 bool pg_track_described(const struct pg_track *t, const char *portal);
+
+/* An SQL statement about to run changes the prepared statements (DEALLOCATE
+ * name, or PREPARE name: name; DEALLOCATE ALL or DISCARD: NULL for all):
+ * what the session's Parses made of them no longer holds from there on.
+ * 0 or -errno. */
+int pg_track_forget(struct pg_track *t, const char *name);
 
 /* The agent queued requests of its own toward the server, before the
  * message now being tracked: a Describe of portal; or its catalog query

@@ -40,6 +40,7 @@
 #include "policy.h"
 #include "proto.h"
 #include "proxy.h"
+#include "sql_classify.h"
 #include "tls.h"
 
 #define STARTUP_MAX 10000     /* PostgreSQL's own bound on a startup packet */
@@ -152,6 +153,24 @@ static void log_refusal(struct session *s, const struct pg_statement *st,
 	log_event(LOG_WARNING, msg, v, n);
 }
 
+/* SQL PREPARE, DEALLOCATE and DISCARD share the names of protocol-level
+ * statements: what a Parse made may be gone or replaced. */
+static int forget_statements(struct pg_track *t, const struct sql_verdict *v)
+{
+	int err = 0;
+
+	for (size_t i = 0; v && i < v->n && !err; i++) {
+		const struct sql_stmt *st = &v->stmts[i];
+
+		if (st->kind == SQL_KIND_DISCARD ||
+		    ((st->kind == SQL_KIND_DEALLOCATE || st->kind == SQL_KIND_PREPARE) && !st->name[0]))
+			err = pg_track_forget(t, NULL);
+		else if (st->kind == SQL_KIND_DEALLOCATE || st->kind == SQL_KIND_PREPARE)
+			err = pg_track_forget(t, st->name);
+	}
+	return err;
+}
+
 /* Judge a statement about to run; a refusal becomes the ErrorResponse the
  * job gets in its place. One that runs is prepared for masking. */
 static int on_statement(void *ctx, const struct pg_statement *st, struct pg_outcome *out)
@@ -166,10 +185,16 @@ static int on_statement(void *ctx, const struct pg_statement *st, struct pg_outc
 		pg_judge_function_call(ps->judge, &r);
 	else /* a portal no Bind made is an SQL cursor: executing it fetches */
 		pg_judge_sql(ps->judge, st->text ? st->text : "FETCH ALL FROM c", &r);
-	if (r.decision == SQL_ALLOW)
-		return ps->masking ? pg_masking_statement(ps->masking, ps->track, st, r.verdict,
-							  &out->tag)
-				   : 0;
+	if (r.decision == SQL_ALLOW) {
+		int err = forget_statements(ps->track, r.verdict);
+
+		if (!err && ps->masking)
+			err = pg_masking_statement(ps->masking, ps->track, st, r.verdict, &out->tag);
+		/* Its own ReadyForQuery comes after those queued now. */
+		if (!err && pg_judge_changes_lexing(&r))
+			pg_judge_hold(ps->judge, pg_track_pending_ready(ps->track) + 1);
+		return err;
+	}
 	log_refusal(s, st, &r);
 	out->reply = malloc(ERROR_MAX);
 	if (!out->reply)
@@ -749,6 +774,8 @@ static int relay_message(struct session *s, enum proxy_side from, struct relay_b
 			return violation(s, from, "unexpected message type");
 		if (m->type == 'S')
 			note_parameter(s, m);
+		else if (m->type == 'Z')
+			pg_judge_ready(st->judge);
 		if (st->masking) {
 			masked = pg_masking_backend(st->masking, st->track, m, &out, &out_len);
 			if (masked < 0)
