@@ -417,6 +417,9 @@ struct walk {
 	size_t nctes;
 	const char *relnames[MAX_RELNAMES]; /* relation names and aliases, for */
 	size_t nrelnames;                   /* whole-row references */
+	int values;             /* > 0: references here may be stored (sources) */
+	const cJSON *value_body;            /* the statement body whose ... */
+	const char *const *value_keys;      /* ... fields hold stored values */
 	int err;                /* sticky: -ENOMEM */
 };
 
@@ -516,6 +519,16 @@ static void add_column_name(struct sql_stmt *st, const char *name, int *err)
 	add_name(st, &st->columns, &st->ncolumns, SQL_MAX_REFS, SQL_F_REFS_TRUNCATED, name, err);
 }
 
+static void add_source_name(struct sql_stmt *st, const char *name, int *err)
+{
+	add_name(st, &st->sources, &st->nsources, SQL_MAX_REFS, SQL_F_REFS_TRUNCATED, name, err);
+}
+
+static void add_target_name(struct sql_stmt *st, const char *name, int *err)
+{
+	add_name(st, &st->targets, &st->ntargets, SQL_MAX_REFS, SQL_F_MANY_TARGETS, name, err);
+}
+
 static void add_function_name(struct sql_stmt *st, const char *name, int *err)
 {
 	add_name(st, &st->functions, &st->nfunctions, SQL_MAX_REFS, SQL_F_REFS_TRUNCATED, name,
@@ -526,8 +539,8 @@ static void note_relname(struct walk *w, const char *name)
 {
 	if (name && w->nrelnames < MAX_RELNAMES)
 		w->relnames[w->nrelnames++] = name;
-	else if (name)
-		w->st->flags |= SQL_F_WHOLE_ROW; /* cannot tell: assume the worst */
+	else if (name) /* cannot tell: assume the worst */
+		w->st->flags |= SQL_F_WHOLE_ROW | (w->values ? SQL_F_VALUE_WHOLE_ROW : 0);
 }
 
 /* A column reference: its last name, and whether it is a star. */
@@ -540,12 +553,14 @@ static void column_ref(struct walk *w, const cJSON *cr)
 		const cJSON *b = node_body(f, &type);
 
 		if (b && str_is(type, "A_Star"))
-			w->st->flags |= SQL_F_STAR;
+			w->st->flags |= SQL_F_STAR | (w->values ? SQL_F_VALUE_STAR : 0);
 		else if (b && str_is(type, "String"))
 			last = get_str(b, "sval");
 	}
 	if (last)
 		add_column_name(w->st, last, &w->err);
+	if (last && w->values)
+		add_source_name(w->st, last, &w->err);
 }
 
 /* parts: up to three names (catalog, schema, relation), NULLs skipped. */
@@ -584,7 +599,7 @@ static void range_var(struct walk *w, const cJSON *rv)
 		 * their references say nothing of what they read. */
 		w->st->flags |= SQL_F_NO_SHARE;
 		if (get(alias, "colnames"))
-			w->st->flags |= SQL_F_WHOLE_ROW;
+			w->st->flags |= SQL_F_WHOLE_ROW | (w->values ? SQL_F_VALUE_WHOLE_ROW : 0);
 	}
 	if (!parts[0] && !parts[1])
 		for (size_t i = w->nctes; i-- > 0;)
@@ -797,7 +812,9 @@ static void variable_set(struct walk *w, const cJSON *b, const char *why)
 	setting(w, get_str(b, "name"), value, reset, why);
 }
 
-static void func_call(struct walk *w, const cJSON *fc)
+/* A function call; true when its arguments may be stored (a function of
+ * the side-effect table that is not a plain read or session call). */
+static bool func_call(struct walk *w, const cJSON *fc)
 {
 	const cJSON *names = get(fc, "funcname"), *args, *last;
 	const struct sql_side_effect *e;
@@ -808,11 +825,11 @@ static void func_call(struct walk *w, const cJSON *fc)
 	if ((name = get_str(get(last, "String"), "sval")))
 		add_function_name(w->st, name, &w->err);
 	if (!name || !(e = side_effect_find(name)))
-		return;
+		return false;
 	w->st->flags |= SQL_F_SIDE_EFFECT_CALL;
 	if (strcmp(e->name, "set_config") != 0) {
 		raise(w, e->cls, "function", name);
-		return;
+		return e->cls != SQL_CLASS_READ && e->cls != SQL_CLASS_SESSION;
 	}
 	/* set_config(name, value, is_local): judged like SET name = value. */
 	args = get(fc, "args");
@@ -820,6 +837,7 @@ static void func_call(struct walk *w, const cJSON *fc)
 	setting(w, const_text(cJSON_GetArrayItem(args, 0), buf[0], sizeof buf[0]),
 		const_text(cJSON_GetArrayItem(args, 1), buf[1], sizeof buf[1]), false,
 		"set_config");
+	return true; /* the setting can be read back */
 }
 
 /* CREATE FUNCTION / DO: the language and what we can learn of the body. */
@@ -926,6 +944,61 @@ static bool is_relation_object(const char *objtype)
 	return str_is(objtype, "OBJECT_TABLE") || str_is(objtype, "OBJECT_VIEW") ||
 	       str_is(objtype, "OBJECT_MATVIEW") || str_is(objtype, "OBJECT_FOREIGN_TABLE") ||
 	       str_is(objtype, "OBJECT_SEQUENCE");
+}
+
+/* The table an INSERT or UPDATE writes and the columns it names: kept for
+ * the one such statement in a string's statement; with more, neither. */
+static void note_write_target(struct walk *w, const cJSON *b, const char *list)
+{
+	const char *rel = get_str(get(b, "relation"), "relname");
+	const cJSON *rt;
+	struct sql_stmt *st = w->st;
+
+	if (st->target[0] || (st->flags & SQL_F_MANY_TARGETS) || !rel) {
+		st->flags |= SQL_F_MANY_TARGETS;
+		st->target[0] = '\0';
+		return;
+	}
+	snprintf(st->target, sizeof st->target, "%s", rel);
+	cJSON_ArrayForEach(rt, get(b, list)) {
+		const char *name = get_str(get(rt, "ResTarget"), "name");
+
+		if (name)
+			add_target_name(st, name, &w->err);
+	}
+}
+
+/* Where a statement takes values it stores (or that can be read back):
+ * what the walk of b counts as sources. Conservative: INSERT's whole source
+ * query, WHERE included. */
+static void mark_stored_values(struct walk *w, const char *type, const cJSON *b)
+{
+	static const char *const insert[] = { "selectStmt", "onConflictClause", NULL };
+	static const char *const update[] = { "targetList", "fromClause", NULL };
+	static const char *const merge[] = { "sourceRelation", "mergeWhenClauses", NULL };
+	static const char *const create_as[] = { "query", NULL };
+	static const char *const call[] = { "funccall", NULL };
+	static const char *const select_into[] = { "targetList", "fromClause", "whereClause",
+						   "groupClause", "havingClause", "valuesLists",
+						   "larg", "rarg", NULL };
+	const char *const *keys = NULL;
+
+	if (str_is(type, "InsertStmt"))
+		keys = insert;
+	else if (str_is(type, "UpdateStmt"))
+		keys = update;
+	else if (str_is(type, "MergeStmt"))
+		keys = merge;
+	else if (str_is(type, "CreateTableAsStmt"))
+		keys = create_as;
+	else if (str_is(type, "CallStmt"))
+		keys = call;
+	else if (str_is(type, "SelectStmt") && get(b, "intoClause"))
+		keys = select_into;
+	w->value_body = keys ? b : NULL;
+	w->value_keys = keys;
+	if (keys == insert || keys == update)
+		note_write_target(w, b, keys == insert ? "cols" : "targetList");
 }
 
 /* A statement node anywhere in the tree. */
@@ -1132,12 +1205,22 @@ static void statement(struct walk *w, const char *type, const cJSON *b)
 			raise(w, SQL_CLASS_DDL, "alter", NULL);
 		break;
 	}
+	mark_stored_values(w, type, b);
 	walk_fields(w, b);
 }
 
 /* The members of a node's body (or of an unwrapped struct field). */
+static bool key_in(const char *const *keys, const char *k)
+{
+	for (; keys && *keys; keys++)
+		if (strcmp(*keys, k) == 0)
+			return true;
+	return false;
+}
+
 static void walk_fields(struct walk *w, const cJSON *body)
 {
+	const char *const *value_keys = body == w->value_body ? w->value_keys : NULL;
 	const cJSON *c, *with = NULL;
 	size_t mark = w->nctes;
 
@@ -1161,9 +1244,15 @@ static void walk_fields(struct walk *w, const cJSON *body)
 	}
 	if (with)
 		walk_with(w, with);
-	for (c = body->child; c; c = c->next)
-		if (c != with && (c->type & (cJSON_Object | cJSON_Array)))
-			walk(w, c);
+	for (c = body->child; c; c = c->next) {
+		bool stored = key_in(value_keys, c->string);
+
+		if (c == with || !(c->type & (cJSON_Object | cJSON_Array)))
+			continue;
+		w->values += stored;
+		walk(w, c);
+		w->values -= stored;
+	}
 	w->nctes = mark;
 }
 
@@ -1193,8 +1282,11 @@ static void walk(struct walk *w, const cJSON *n)
 	    str_is(type, "Integer") || str_is(type, "TypeName"))
 		return;
 	if (str_is(type, "FuncCall")) {
-		func_call(w, b);
+		bool stores = func_call(w, b);
+
+		w->values += stores;
 		walk_fields(w, b);
+		w->values -= stores;
 		return;
 	}
 	len = strlen(type);
@@ -1221,6 +1313,8 @@ static void stmt_free(struct sql_stmt *st)
 	names_free(&st->tables, &st->ntables);
 	names_free(&st->columns, &st->ncolumns);
 	names_free(&st->functions, &st->nfunctions);
+	names_free(&st->sources, &st->nsources);
+	names_free(&st->targets, &st->ntargets);
 }
 
 void sql_verdict_free(struct sql_verdict *v)
@@ -1252,6 +1346,20 @@ static int merge_stmt(struct sql_stmt *dst, const struct sql_stmt *src)
 		add_column_name(dst, src->columns[i], &err);
 	for (size_t i = 0; i < src->nfunctions && !err; i++)
 		add_function_name(dst, src->functions[i], &err);
+	for (size_t i = 0; i < src->nsources && !err; i++)
+		add_source_name(dst, src->sources[i], &err);
+	if (src->target[0] || dst->target[0]) {
+		/* Joined statements (EXECUTE of a PREPARE): keep the target only
+		 * when there is one. */
+		if (dst->target[0] && strcmp(dst->target, src->target))
+			dst->flags |= SQL_F_MANY_TARGETS;
+		else
+			memcpy(dst->target, src->target, sizeof dst->target);
+		for (size_t i = 0; i < src->ntargets && !err; i++)
+			add_target_name(dst, src->targets[i], &err);
+	}
+	if (dst->flags & SQL_F_MANY_TARGETS)
+		dst->target[0] = '\0';
 	return err;
 }
 
@@ -1282,8 +1390,9 @@ int sql_verdict_copy(const struct sql_verdict *src, struct sql_verdict *dst)
 		struct sql_stmt *d = &dst->stmts[i];
 
 		*d = src->stmts[i];
-		d->tables = d->columns = d->functions = NULL;
-		d->ntables = d->ncolumns = d->nfunctions = 0;
+		d->tables = d->columns = d->functions = d->sources = d->targets = NULL;
+		d->ntables = d->ncolumns = d->nfunctions = d->nsources = d->ntargets = 0;
+		d->target[0] = '\0';
 		dst->n = i + 1;
 		err = merge_stmt(d, &src->stmts[i]);
 	}
@@ -1512,10 +1621,15 @@ static int classify_raw(const cJSON *raw, size_t base, size_t textlen, int body_
 	walk(&w, get(raw, "stmt"));
 	if (w.err)
 		return w.err;
-	for (size_t i = 0; i < st->ncolumns; i++)
-		for (size_t r = 0; r < w.nrelnames; r++)
+	for (size_t r = 0; r < w.nrelnames; r++) {
+		for (size_t i = 0; i < st->ncolumns; i++)
 			if (strcmp(st->columns[i], w.relnames[r]) == 0)
 				st->flags |= SQL_F_WHOLE_ROW;
+		for (size_t i = 0; i < st->nsources; i++)
+			if (strcmp(st->sources[i], w.relnames[r]) == 0)
+				st->flags |= SQL_F_VALUE_WHOLE_ROW;
+	}
+
 	if (w.maxcls < 0) { /* a node without class of its own and nothing inside */
 		w.maxcls = SQL_CLASS_READ;
 		w.why = "statement";

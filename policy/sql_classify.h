@@ -19,7 +19,11 @@
  *   tables   the relations it names, as written, deduplicated, bounded,
  *   columns  the column names it references (the last part of each column
  *            reference: "ssn" for u.ssn), deduplicated, bounded,
- *   functions the functions it calls (the name without its schema).
+ *   functions the functions it calls (the name without its schema),
+ *   sources  the column names it references where their values may be
+ *            stored: INSERT's source, UPDATE's SET and FROM, MERGE's
+ *            source and actions, CREATE TABLE AS / SELECT INTO, CALL's and
+ *            set_config's arguments, those of functions that write.
  * Bodies that run later count as if they ran now: a view's query, a rule's
  * actions, an SQL function body, column defaults.
  *
@@ -151,6 +155,10 @@ enum sql_kind {
 						 functions: the lists are partial */
 #define SQL_F_COPY_RELATION        (1u << 14) /* COPY of a table (its columns, all
 						 or listed), not of a query */
+#define SQL_F_VALUE_STAR           (1u << 16) /* a * among the values it stores */
+#define SQL_F_VALUE_WHOLE_ROW      (1u << 17) /* a whole row among the values it stores */
+#define SQL_F_MANY_TARGETS         (1u << 18) /* more than one INSERT/UPDATE: target
+						 and targets are not kept */
 #define SQL_F_LEXING               (1u << 15) /* may change standard_conforming_strings
 						 or client_encoding (SET, RESET ALL,
 						 DISCARD ALL, set_config): statements
@@ -175,6 +183,12 @@ struct sql_stmt {
 	size_t ncolumns;
 	char **functions;       /* function names called, without schema */
 	size_t nfunctions;
+	char **sources;         /* column names whose values it may store */
+	size_t nsources;
+	char target[SQL_NAME_MAX]; /* the one table an INSERT or UPDATE writes
+				      (its name without schema), or "" */
+	char **targets;         /* the columns it names to write, or none: all */
+	size_t ntargets;
 };
 
 struct sql_verdict {

@@ -269,8 +269,54 @@ static int ask_description(struct pg_masking *mk, struct pg_track *t, const char
 	return err ? err : pg_track_agent_describe(t, portal);
 }
 
+/* The relation part of a name as the classifier writes it ("s.t" -> "t");
+ * a quoted name is kept whole, which no "table.column" mask matches. */
+static const char *relation_part(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	return strchr(name, '"') || !dot ? name : dot + 1;
+}
+
+/* Would st store values of a masked column where they are not masked as
+ * strongly? Then why says which, for the job. */
+static bool copies_masked(const struct pg_masking *mk, const struct sql_stmt *st, char *why,
+			  size_t whylen)
+{
+	enum pg_mask_method from = PG_MASK_NONE;
+	const char *col = NULL;
+
+	for (size_t i = 0; i < st->nsources; i++) {
+		enum pg_mask_method m = pg_masks_column(mk->masks, NULL, st->sources[i]);
+
+		if (m > from)
+			from = m, col = st->sources[i];
+	}
+	if (st->flags & (SQL_F_VALUE_STAR | SQL_F_VALUE_WHOLE_ROW | SQL_F_REFS_TRUNCATED))
+		for (size_t i = 0; i < st->ntables; i++)
+			if (pg_masks_table(mk->masks, relation_part(st->tables[i])) &&
+			    mk->strongest > from)
+				from = mk->strongest, col = "*";
+	if (from == PG_MASK_NONE)
+		return false;
+	/* Into named columns of one table, each masked at least as strongly
+	 * (UPDATE t SET masked = masked + 1): the values stay masked. */
+	if (st->target[0] && st->ntargets && !(st->flags & SQL_F_MANY_TARGETS)) {
+		bool kept = true;
+
+		for (size_t i = 0; i < st->ntargets && kept; i++)
+			kept = pg_masks_column(mk->masks, st->target, st->targets[i]) >= from;
+		if (kept)
+			return false;
+	}
+	snprintf(why, whylen, "sluice: %s would store values of masked column \"%s\" where "
+		 "they are not masked; refused", sql_kind_name(st->kind), col);
+	return true;
+}
+
 int pg_masking_statement(struct pg_masking *mk, struct pg_track *t,
-			 const struct pg_statement *st, const struct sql_verdict *v, void **tag)
+			 const struct pg_statement *st, const struct sql_verdict *v, void **tag,
+			 char *why, size_t whylen)
 {
 	char portal[256];
 	int err;
@@ -279,6 +325,9 @@ int pg_masking_statement(struct pg_masking *mk, struct pg_track *t,
 	pg_catalog_expire(mk->cat, ev_now_ms());
 	if (!v)
 		return 0; /* a fast-path call: no tag, so its answer counts as sensitive */
+	for (size_t i = 0; i < v->n; i++)
+		if (copies_masked(mk, &v->stmts[i], why, whylen))
+			return PG_MASKING_REFUSE;
 	/* st points into the buffer the requests below are inserted into. */
 	if (st->portal)
 		snprintf(portal, sizeof(portal), "%s", st->portal);

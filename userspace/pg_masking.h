@@ -25,6 +25,11 @@
  * whole row).
  * COPY ... TO STDOUT that would carry a masked column is refused: its
  * CopyOutResponse and data are dropped and the job gets an error instead.
+ * A statement that would store values of a masked column (INSERT ...
+ * SELECT, UPDATE ... SET, CREATE TABLE AS, SELECT INTO, set_config) where
+ * they are not masked as strongly is refused before it runs: judged from
+ * the column names it stores, and for * and whole rows from the tables a
+ * mask could apply to.
  * Event loop only: not thread-safe.
  */
 #ifndef SLUICE_PG_MASKING_H
@@ -47,16 +52,20 @@ struct pg_masking;
 #define PG_MASKING_PASS    0
 #define PG_MASKING_REPLACE 1 /* send *out instead */
 #define PG_MASKING_DROP    2 /* send nothing */
+#define PG_MASKING_REFUSE  3 /* pg_masking_statement(): refuse the statement */
 
 /* The masking of session s, or NULL when its rules mask nothing (*err 0)
  * or on failure (*err a negative errno). */
 struct pg_masking *pg_masking_new(const struct policy *p, struct session *s, int *err);
 void pg_masking_free(struct pg_masking *mk);
 
-/* Statement st, judged v, was allowed to run: queue what masking needs to
- * know before its answer, and tag it (*tag, for pg_track). 0 or -errno. */
+/* Statement st, judged v, was allowed by the rules: queue what masking
+ * needs to know before its answer, and tag it (*tag, for pg_track).
+ * 0; PG_MASKING_REFUSE when it would store masked values where they are
+ * not masked (why says so, for the job); or -errno. */
 int pg_masking_statement(struct pg_masking *mk, struct pg_track *t,
-			 const struct pg_statement *st, const struct sql_verdict *v, void **tag);
+			 const struct pg_statement *st, const struct sql_verdict *v, void **tag,
+			 char *why, size_t whylen);
 void pg_masking_tag_free(void *tag);
 
 /* Must the server's next message, of this type, be read whole rather than

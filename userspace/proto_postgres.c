@@ -171,6 +171,22 @@ static int forget_statements(struct pg_track *t, const struct sql_verdict *v)
 	return err;
 }
 
+/* The ErrorResponse a refused statement's job gets in its place. */
+static int refusal(struct session *s, const struct pg_statement *st, const struct pg_ruling *r,
+		   struct pg_outcome *out)
+{
+	struct pg_builder b;
+
+	log_refusal(s, st, r);
+	out->reply = malloc(ERROR_MAX);
+	if (!out->reply)
+		return -ENOMEM;
+	b = pg_builder_on(out->reply, ERROR_MAX);
+	pg_put_error(&b, 'E', "ERROR", r->sqlstate, r->message, r->position);
+	out->reply_len = b.len;
+	return b.bad ? -ENOBUFS : 0;
+}
+
 /* Judge a statement about to run; a refusal becomes the ErrorResponse the
  * job gets in its place. One that runs is prepared for masking. */
 static int on_statement(void *ctx, const struct pg_statement *st, struct pg_outcome *out)
@@ -178,31 +194,31 @@ static int on_statement(void *ctx, const struct pg_statement *st, struct pg_outc
 	struct session *s = ctx;
 	struct pg_state *ps = state(s);
 	struct pg_ruling r;
-	struct pg_builder b;
+	int err = 0;
 
 	log_statement(s, st);
 	if (st->path == PG_PATH_FUNCTION)
 		pg_judge_function_call(ps->judge, &r);
 	else /* a portal no Bind made is an SQL cursor: executing it fetches */
 		pg_judge_sql(ps->judge, st->text ? st->text : "FETCH ALL FROM c", &r);
-	if (r.decision == SQL_ALLOW) {
-		int err = forget_statements(ps->track, r.verdict);
-
-		if (!err && ps->masking)
-			err = pg_masking_statement(ps->masking, ps->track, st, r.verdict, &out->tag);
-		/* Its own ReadyForQuery comes after those queued now. */
-		if (!err && pg_judge_changes_lexing(&r))
-			pg_judge_hold(ps->judge, pg_track_pending_ready(ps->track) + 1);
-		return err;
+	if (r.decision != SQL_ALLOW)
+		return refusal(s, st, &r, out);
+	if (ps->masking) {
+		err = pg_masking_statement(ps->masking, ps->track, st, r.verdict, &out->tag,
+					   r.message, sizeof(r.message));
+		if (err == PG_MASKING_REFUSE) {
+			r.decision = SQL_DENY;
+			r.rule = -1;
+			r.sqlstate = "42501";
+			return refusal(s, st, &r, out);
+		}
 	}
-	log_refusal(s, st, &r);
-	out->reply = malloc(ERROR_MAX);
-	if (!out->reply)
-		return -ENOMEM;
-	b = pg_builder_on(out->reply, ERROR_MAX);
-	pg_put_error(&b, 'E', "ERROR", r.sqlstate, r.message, r.position);
-	out->reply_len = b.len;
-	return b.bad ? -ENOBUFS : 0;
+	if (!err)
+		err = forget_statements(ps->track, r.verdict);
+	/* Its own ReadyForQuery comes after those queued now. */
+	if (!err && pg_judge_changes_lexing(&r))
+		pg_judge_hold(ps->judge, pg_track_pending_ready(ps->track) + 1);
+	return err;
 }
 
 static void on_row_description(void *ctx, const struct pg_column *cols, uint16_t n)

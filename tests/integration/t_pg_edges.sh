@@ -69,8 +69,9 @@ case "$out" in *"ROW ***"*) ;; *) fail "renamed column not masked: $out" ;; esac
 out=$(ready "Q:SELECT row_to_json(u) FROM users v" "Q:SELECT row_to_json(u) FROM users u")
 case "$out" in *"ROW NULL"*) ;; *) fail "whole row (json: NULL) not masked after a look-alike: $out" ;; esac
 
-# A setting a sensitive statement changes is reported without its value.
-out=$(ready "Q:SELECT set_config('application_name', ssn, false) FROM users WHERE id = 1")
+# A setting a sensitive statement changes is reported without its value
+# (storing the masked value itself there is refused: t_pg_mask).
+out=$(ready "Q:SELECT set_config('application_name', 'x' || id, false), ssn FROM users WHERE id = 1")
 case "$out" in *"PARAM application_name ***"*) ;; *) fail "application_name reported: $out" ;; esac
 
 # The agent's own catalog request fails in an aborted transaction; the job

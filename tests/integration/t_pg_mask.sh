@@ -19,6 +19,7 @@ CREATE TABLE users (id int, name text, email varchar(80), ssn text, salary int,
 INSERT INTO users VALUES (1, 'alice', '$MAIL1', '$SSN1', 5000, '$TOKEN1', 'first'),
 	(2, 'bob', 'bob@example.com', '$SSN2', 6000, 'tok-2', 'second');
 ALTER TABLE users ALTER COLUMN note SET NOT NULL;
+CREATE TABLE notes (n text); ALTER TABLE notes OWNER TO app;
 CREATE VIEW v_users AS SELECT id, name, email FROM users;
 CREATE VIEW v_public AS SELECT id, name, note FROM users;
 CREATE VIEW v_v AS SELECT * FROM v_users;
@@ -186,6 +187,25 @@ EOF
 ) || fail "raw client: $out"
 printf '%s\n' "$out" >> "$ALL_OUT"
 [ "$out" = "ROW alice|***" ] || fail "undescribed portal: $out"
+
+# Copies: a statement that would store a masked value where it is not
+# masked is refused before it runs; one that keeps it masked, or only
+# filters by it, runs.
+out=$(q "INSERT INTO notes SELECT ssn FROM users" "UPDATE users SET note = ssn WHERE id = 1" \
+	"CREATE TABLE copy AS SELECT email FROM users" "INSERT INTO notes SELECT * FROM users" \
+	"SELECT set_config('application_name', ssn, false) FROM users" \
+	"SELECT ssn INTO copy2 FROM users")
+[ "$(printf '%s\n' "$out" | grep -c '^ERROR 42501 sluice: .* would store values of masked column')" = 6 ] ||
+	fail "copies of masked values not all refused: $out"
+expect "$out" 'ERROR 42501 sluice: insert would store values of masked column "ssn" where they are not masked; refused'
+out=$(q "UPDATE users SET ssn = upper(ssn) WHERE id = 2" \
+	"UPDATE users SET note = 'keyed' WHERE ssn = '$SSN1'" "INSERT INTO notes (n) VALUES ('plain')" \
+	"SELECT count(*) FROM notes")
+expect "$out" "OK UPDATE 1"
+expect "$out" "ROW 1"
+[ "$(printf '%s\n' "$out" | grep -c '^ERROR')" = 0 ] || fail "a harmless write was refused: $out"
+pg_super -d orders -At -c "select count(*) from notes where n like '%-%-%'" | grep -qx 0 ||
+	fail "a masked value was copied into notes"
 
 # A job that puts its own "=" for OIDs before pg_catalog's cannot feed the
 # agent's catalog cache (shared with every other session) wrong columns.

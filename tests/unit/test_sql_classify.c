@@ -57,6 +57,9 @@ struct tcase {
 	const char *tables; /* the exact table list, space-separated ("" for none) */
 	const char *columns; /* the exact column references, likewise */
 	const char *functions; /* the exact functions called, likewise */
+	const char *sources; /* the exact stored-value references, likewise */
+	const char *target;  /* the table an INSERT/UPDATE writes, "" for none */
+	const char *targets; /* the columns it names, likewise */
 	const char *sname;  /* expected name */
 	const char *text;   /* substring of reason (or of error when rc < 0) */
 	int pos;            /* expected error_pos, when nonzero */
@@ -399,6 +402,34 @@ static const struct tcase table[] = {
 	{ ONE("copy of a query", "COPY (SELECT a FROM t) TO STDOUT", COPY_OUT, COPY),
 	  .tables = "t", .columns = "a", .off = SQL_F_COPY_RELATION },
 
+	/* --- values that may be stored (copies of masked data) */
+	{ ONE("select stores nothing", "SELECT ssn FROM users WHERE email = 'x'", READ, SELECT),
+	  .sources = "", .off = SQL_F_VALUE_STAR | SQL_F_VALUE_WHOLE_ROW },
+	{ ONE("insert select", "INSERT INTO t (a) SELECT upper(ssn) FROM users WHERE id = k", WRITE,
+	      INSERT), .sources = "ssn id k" },
+	{ ONE("insert select star", "INSERT INTO t SELECT * FROM users", WRITE, INSERT),
+	  .on = SQL_F_VALUE_STAR, .sources = "" },
+	{ ONE("update set from", "UPDATE t SET a = u.ssn FROM users u WHERE t.id = u.id", WRITE,
+	      UPDATE), .sources = "ssn", .columns = "ssn id", .target = "t", .targets = "a" },
+	{ ONE("update in place", "UPDATE s.acc SET bal = bal + 1, n = 2 WHERE id = 3", WRITE,
+	      UPDATE), .sources = "bal", .target = "acc", .targets = "bal n" },
+	{ ONE("insert columns", "INSERT INTO h (a, b) VALUES (1, 2)", WRITE, INSERT),
+	  .sources = "", .target = "h", .targets = "a b" },
+	{ ONE("two writes keep no target", "WITH x AS (UPDATE a SET c = 1 RETURNING c) "
+	      "INSERT INTO b SELECT c FROM x", WRITE, INSERT), .target = "",
+	  .on = SQL_F_MANY_TARGETS },
+	{ ONE("update keyed by a column", "UPDATE users SET name = 'x' WHERE ssn = '1'", WRITE,
+	      UPDATE), .sources = "", .columns = "ssn" },
+	{ ONE("create table as", "CREATE TABLE x AS SELECT email FROM users", DDL, CREATE),
+	  .sources = "email" },
+	{ ONE("select into", "SELECT ssn INTO x FROM users", DDL, SELECT), .sources = "ssn" },
+	{ ONE("set_config", "SELECT set_config('application_name', ssn, false) FROM users",
+	      SESSION, SELECT), .sources = "ssn" },
+	{ ONE("whole row stored", "INSERT INTO t SELECT row_to_json(u) FROM users u", WRITE,
+	      INSERT), .on = SQL_F_VALUE_WHOLE_ROW },
+	{ ONE("writable cte", "WITH x AS (INSERT INTO t SELECT ssn FROM users RETURNING 1) "
+	      "SELECT * FROM x", WRITE, SELECT), .sources = "ssn" },
+
 	/* --- multi-statement strings */
 	{ .name = "transaction around an update", .sql = "BEGIN; UPDATE t SET a = 1; COMMIT",
 	  .n = 3, .at = 1, .cls = SQL_CLASS_WRITE, .kind = SQL_KIND_UPDATE, .on = UWW },
@@ -515,6 +546,10 @@ static void run_case(const struct tcase *c, const char *sql)
 	check_names(c->name, "tables", s->tables, s->ntables, c->tables);
 	check_names(c->name, "columns", s->columns, s->ncolumns, c->columns);
 	check_names(c->name, "functions", s->functions, s->nfunctions, c->functions);
+	check_names(c->name, "sources", s->sources, s->nsources, c->sources);
+	check_names(c->name, "targets", s->targets, s->ntargets, c->targets);
+	if (c->target && strcmp(s->target, c->target))
+		fail(c->name, "target \"%s\", want \"%s\"", s->target, c->target);
 	if (c->sname && strcmp(s->name, c->sname) != 0)
 		fail(c->name, "name \"%s\", want \"%s\"", s->name, c->sname);
 	if (c->text && !strstr(s->reason, c->text))
