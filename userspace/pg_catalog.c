@@ -237,10 +237,10 @@ size_t pg_catalog_request(uint8_t *buf, size_t cap, const char *stmt_name,
 	pg_put_u8(&b, 'P');
 	pg_put_str(&b, stmt_name);
 	pg_end(&b);
-	if (sync) {
-		pg_begin(&b, 'S');
-		pg_end(&b);
-	}
+	/* In a batch, a Flush: the answer must come before the job's Sync,
+	 * which may wait behind a statement held for it. */
+	pg_begin(&b, sync ? 'S' : 'H');
+	pg_end(&b);
 	return b.bad ? 0 : b.len;
 }
 

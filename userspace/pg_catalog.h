@@ -64,7 +64,7 @@ bool pg_catalog_functions_loaded(const struct pg_catalog *c);
 
 /* Build the request for names (with the function list when functions is
  * true) into buf: Parse, Bind, Execute and Close of statement and portal
- * stmt_name, then a Sync when sync is true. Its length, or 0 if it does not
+ * stmt_name, then a Sync when sync is true, else a Flush. Its length, or 0 if it does not
  * fit. */
 size_t pg_catalog_request(uint8_t *buf, size_t cap, const char *stmt_name,
 			  const char *const *names, size_t nnames, bool functions, bool sync);

@@ -37,6 +37,7 @@ struct masking_tag {
 struct seen {
 	char *name;
 	uint32_t oid;             /* 0: no such relation (or not answered yet) */
+	bool answered;
 };
 
 struct pg_masking {
@@ -117,7 +118,7 @@ void pg_masking_tag_free(void *tag)
 	free(t);
 }
 
-/* ------------------------------------------------------ before it runs */
+/* -------------------------------------------------- what the catalog says */
 
 static struct seen *seen_find(struct pg_masking *mk, const char *name)
 {
@@ -127,12 +128,48 @@ static struct seen *seen_find(struct pg_masking *mk, const char *name)
 	return NULL;
 }
 
+static bool reads_masked(const struct pg_masking *mk, const struct pg_rel *rel)
+{
+	for (size_t i = 0; i < rel->nreads; i++) {
+		const char *relname = rel->reads[i], *col = relname + strlen(relname) + 1;
+
+		if (*col ? pg_masks_column(mk->masks, relname, col) != PG_MASK_NONE
+			 : pg_masks_table(mk->masks, relname))
+			return true;
+	}
+	return false;
+}
+
+static bool rel_has_masked(const struct pg_masking *mk, const struct pg_rel *rel)
+{
+	if (!rel)
+		return true;
+	for (uint16_t i = 0; i < rel->ncolumns; i++)
+		if (rel->columns[i] &&
+		    pg_masks_column(mk->masks, rel->name, rel->columns[i]) != PG_MASK_NONE)
+			return true;
+	return reads_masked(mk, rel);
+}
+
+/* A relation a statement named, as resolved for this session; NULL if it
+ * did not resolve or is not cached. */
+static const struct pg_rel *named_rel(struct pg_masking *mk, const char *name)
+{
+	struct seen *e = seen_find(mk, name);
+
+	return e && e->oid ? pg_catalog_rel(mk->cat, e->oid) : NULL;
+}
+
+/* ------------------------------------------------------ before it runs */
+
 static void on_resolved(void *ctx, const char *name, uint32_t oid)
 {
 	struct seen *e = seen_find(ctx, name);
 
-	if (e)
+	if (e) {
 		e->oid = oid;
+		e->answered = true;
+	}
 }
 
 /* The statement's text alone: what it references. */
@@ -224,15 +261,22 @@ static int ask_catalog(struct pg_masking *mk, struct pg_track *t, const struct s
 		functions |= st->nfunctions > 0;
 		for (size_t k = 0; k < st->ntables && nask < MAX_SEEN; k++) {
 			const char *name = st->tables[k];
+			struct seen *e = seen_find(mk, name);
 
-			if (seen_find(mk, name))
+			/* Asked before, but that answer is lost: ask again. */
+			if (e && (e->answered || pg_track_agent_pending(t)))
 				continue;
-			if (mk->nseen == MAX_SEEN)
-				seen_clear(mk);
-			if (!(mk->seen[mk->nseen].name = strdup(name)))
-				return -ENOMEM;
-			mk->seen[mk->nseen++].oid = 0;
-			ask[nask++] = name;
+			if (!e) {
+				if (mk->nseen == MAX_SEEN)
+					seen_clear(mk);
+				e = &mk->seen[mk->nseen];
+				if (!(e->name = strdup(name)))
+					return -ENOMEM;
+				mk->nseen++;
+			}
+			e->oid = 0;
+			e->answered = false;
+			ask[nask++] = e->name;
 			bytes += 2 * strlen(name) + 3;
 		}
 	}
@@ -314,6 +358,57 @@ static bool copies_masked(const struct pg_masking *mk, const struct sql_stmt *st
 	return true;
 }
 
+static bool stores_values(const struct sql_stmt *st)
+{
+	return st->nsources || (st->flags & (SQL_F_VALUE_STAR | SQL_F_VALUE_WHOLE_ROW));
+}
+
+static int ask_catalog(struct pg_masking *mk, struct pg_track *t, const struct sql_verdict *v,
+		       bool sync);
+
+/* A statement that stores values and reads a view that reads masked
+ * columns copies them. Which relations are views the catalog says: until
+ * it has answered for all of them, the statement waits. */
+static int copies_through_views(struct pg_masking *mk, struct pg_track *t,
+				const struct pg_statement *st, const struct sql_verdict *v,
+				char *why, size_t whylen)
+{
+	bool known = pg_catalog_generation(mk->cat) == mk->generation, any = false;
+	int err;
+
+	for (size_t i = 0; i < v->n; i++) {
+		if (!stores_values(&v->stmts[i]))
+			continue;
+		any = true;
+		for (size_t k = 0; k < v->stmts[i].ntables && known; k++) {
+			const struct seen *e = seen_find(mk, v->stmts[i].tables[k]);
+
+			known = e && e->answered;
+		}
+	}
+	if (!any)
+		return 0;
+	if (!known) {
+		err = ask_catalog(mk, t, v, st->path != PG_PATH_EXTENDED);
+		return err ? err : PG_MASKING_WAIT;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		if (!stores_values(&v->stmts[i]))
+			continue;
+		for (size_t k = 0; k < v->stmts[i].ntables; k++) {
+			const struct pg_rel *rel = named_rel(mk, v->stmts[i].tables[k]);
+
+			if (rel && (rel->kind == 'v' || rel->kind == 'm') && reads_masked(mk, rel)) {
+				snprintf(why, whylen, "sluice: %s would store values of view \"%s\", "
+					 "which reads masked columns, where they are not masked; "
+					 "refused", sql_kind_name(v->stmts[i].kind), rel->name);
+				return PG_MASKING_REFUSE;
+			}
+		}
+	}
+	return 0;
+}
+
 int pg_masking_statement(struct pg_masking *mk, struct pg_track *t,
 			 const struct pg_statement *st, const struct sql_verdict *v, void **tag,
 			 char *why, size_t whylen)
@@ -325,9 +420,16 @@ int pg_masking_statement(struct pg_masking *mk, struct pg_track *t,
 	pg_catalog_expire(mk->cat, ev_now_ms());
 	if (!v)
 		return 0; /* a fast-path call: no tag, so its answer counts as sensitive */
+	/* The server will skip it (an error earlier in the batch): asking
+	 * would get no answer, and there will be no rows. */
+	if (pg_track_skipping(t))
+		return 0;
 	for (size_t i = 0; i < v->n; i++)
 		if (copies_masked(mk, &v->stmts[i], why, whylen))
 			return PG_MASKING_REFUSE;
+	err = copies_through_views(mk, t, st, v, why, whylen);
+	if (err)
+		return err;
 	/* st points into the buffer the requests below are inserted into. */
 	if (st->portal)
 		snprintf(portal, sizeof(portal), "%s", st->portal);
@@ -344,38 +446,6 @@ int pg_masking_statement(struct pg_masking *mk, struct pg_track *t,
 }
 
 /* --------------------------------------------------------- its answer */
-
-static bool reads_masked(const struct pg_masking *mk, const struct pg_rel *rel)
-{
-	for (size_t i = 0; i < rel->nreads; i++) {
-		const char *relname = rel->reads[i], *col = relname + strlen(relname) + 1;
-
-		if (*col ? pg_masks_column(mk->masks, relname, col) != PG_MASK_NONE
-			 : pg_masks_table(mk->masks, relname))
-			return true;
-	}
-	return false;
-}
-
-static bool rel_has_masked(const struct pg_masking *mk, const struct pg_rel *rel)
-{
-	if (!rel)
-		return true;
-	for (uint16_t i = 0; i < rel->ncolumns; i++)
-		if (rel->columns[i] &&
-		    pg_masks_column(mk->masks, rel->name, rel->columns[i]) != PG_MASK_NONE)
-			return true;
-	return reads_masked(mk, rel);
-}
-
-/* A relation a statement named, as resolved for this session; NULL if it
- * did not resolve or is not cached. */
-static const struct pg_rel *named_rel(struct pg_masking *mk, const char *name)
-{
-	struct seen *e = seen_find(mk, name);
-
-	return e && e->oid ? pg_catalog_rel(mk->cat, e->oid) : NULL;
-}
 
 /* Does the statement reference masked data, all things known now? The
  * method for its columns of unknown origin: that of the masked columns it
@@ -651,6 +721,12 @@ int pg_masking_backend(struct pg_masking *mk, const struct pg_track *t, const st
 	if (r == PG_MASKING_REPLACE)
 		*out = mk->out;
 	return r;
+}
+
+void pg_masking_catalog_done(struct pg_masking *mk)
+{
+	for (size_t i = 0; mk && i < mk->nseen; i++)
+		mk->seen[i].answered = true;
 }
 
 int pg_masking_catalog_row(struct pg_masking *mk, const struct pg_msg *m)

@@ -28,8 +28,10 @@
  * A statement that would store values of a masked column (INSERT ...
  * SELECT, UPDATE ... SET, CREATE TABLE AS, SELECT INTO, set_config) where
  * they are not masked as strongly is refused before it runs: judged from
- * the column names it stores, and for * and whole rows from the tables a
- * mask could apply to.
+ * the column names it stores, for * and whole rows from the tables a mask
+ * could apply to, and from the views it reads. For the views the catalog
+ * must have answered first: such a statement waits (PG_MASKING_WAIT) until
+ * it has.
  * Event loop only: not thread-safe.
  */
 #ifndef SLUICE_PG_MASKING_H
@@ -53,6 +55,8 @@ struct pg_masking;
 #define PG_MASKING_REPLACE 1 /* send *out instead */
 #define PG_MASKING_DROP    2 /* send nothing */
 #define PG_MASKING_REFUSE  3 /* pg_masking_statement(): refuse the statement */
+#define PG_MASKING_WAIT    4 /* pg_masking_statement(): judge it again once the
+				agent's catalog request is answered */
 
 /* The masking of session s, or NULL when its rules mask nothing (*err 0)
  * or on failure (*err a negative errno). */
@@ -78,5 +82,10 @@ int pg_masking_backend(struct pg_masking *mk, const struct pg_track *t, const st
 
 /* A DataRow answering the agent's catalog query. 0 or -errno. */
 int pg_masking_catalog_row(struct pg_masking *mk, const struct pg_msg *m);
+
+/* No request of the agent is pending any more: what was asked is known
+ * (or will not be: a name without an answer counts as unresolved). NULL
+ * is fine. */
+void pg_masking_catalog_done(struct pg_masking *mk);
 
 #endif

@@ -88,6 +88,10 @@ struct pg_track {
 	uint16_t ncolumns, nlast;             /* Query's result; grown as needed */
 	bool copy_in;                         /* the server is in copy-in and the
 						 job has not ended it yet */
+	bool skipping;                        /* after an error in an extended
+						 request, the server ignores what
+						 comes before the next Sync, and
+						 none is on its way */
 };
 
 struct pg_track *pg_track_new(const struct pg_observer *obs, void *ctx)
@@ -263,6 +267,8 @@ static int push(struct pg_track *t, enum op_kind kind, struct named *n, const ch
 	}
 	o->kind = kind;
 	o->named = n;
+	if (kind == OP_SYNC)
+		t->skipping = false;
 	if (n)
 		t->bytes += named_size(n);
 	if (t->tail)
@@ -442,6 +448,13 @@ static int run(struct pg_track *t, const struct pg_statement *st)
 	int err = st->portal && !portal ? -ENOMEM
 		: t->obs->statement ? t->obs->statement(t->ctx, st, &out) : 0;
 
+	if (!err && out.wait) {
+		free(portal);
+		free(out.reply);
+		if (out.tag && t->obs->tag_free)
+			t->obs->tag_free(out.tag);
+		return PG_TRACK_WAIT;
+	}
 	refused = out.reply != NULL;
 	if (!err && (refused || !whole) && !(err = push(t, OP_EXECUTE, NULL, portal))) {
 		t->tail->reply = out.reply;
@@ -699,6 +712,7 @@ static void discard_to_sync(struct pg_track *t)
 			t->bytes -= named_size(o->named);
 		op_free(t, o);
 	}
+	t->skipping = !t->head;
 }
 
 /* The request at the head was answered in full. */
@@ -756,6 +770,27 @@ static void settle(struct pg_track *t)
 	}
 }
 
+/* ReadyForQuery ends the first Sync or Query queued: whatever is queued
+ * before it the server skipped (it answered none of it). Was that the
+ * agent's own Sync? */
+static bool ready(struct pg_track *t)
+{
+	bool agent = false;
+
+	while (t->head) {
+		struct op *o = pop(t);
+		bool end = o->kind == OP_SYNC || o->kind == OP_QUERY;
+
+		if (o->named)
+			t->bytes -= named_size(o->named);
+		agent = o->agent;
+		op_free(t, o);
+		if (end)
+			break;
+	}
+	return agent;
+}
+
 /* A message answering the agent's own request at the head. */
 static int agent_answer(struct pg_track *t, const struct pg_msg *m)
 {
@@ -781,9 +816,7 @@ static int agent_answer(struct pg_track *t, const struct pg_msg *m)
 	case 'D':
 		return PG_TRACK_AGENT;
 	case 'Z':
-		if (o->kind == OP_SYNC)
-			op_free(t, pop(t));
-		return PG_TRACK_AGENT;
+		return ready(t) ? PG_TRACK_AGENT : 0;
 	default: /* ParseComplete, BindComplete, CommandComplete, CloseComplete */
 		op_free(t, pop(t));
 		return PG_TRACK_AGENT;
@@ -844,10 +877,7 @@ int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply
 			discard_to_sync(t);
 		return ret;
 	case 'Z':
-		if (t->head && t->head->kind == OP_QUERY)
-			op_free(t, pop(t));
-		else
-			answered(t, OP_SYNC);
+		ready(t);
 		/* Outside a transaction no portal the server confirmed survives;
 		 * Binds still pending are not touched. */
 		if (pg_get_u8(&r) == 'I')
@@ -918,6 +948,19 @@ bool pg_track_described(const struct pg_track *t, const char *portal)
 			described = true;
 	}
 	return described;
+}
+
+bool pg_track_skipping(const struct pg_track *t)
+{
+	return t->skipping;
+}
+
+bool pg_track_agent_pending(const struct pg_track *t)
+{
+	for (const struct op *o = t->head; o; o = o->next)
+		if (o->agent)
+			return true;
+	return false;
 }
 
 unsigned pg_track_pending_ready(const struct pg_track *t)

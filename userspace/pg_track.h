@@ -70,6 +70,9 @@ struct pg_column {
 #define PG_TRACK_AGENT   3 /* backend: this answers the agent's own request:
 			      not for the job (a DataRow of the agent's query
 			      is the caller's to read) */
+#define PG_TRACK_WAIT    4 /* frontend: the observer needs an answer first:
+			      leave the message unread and feed it again once
+			      no request of the agent is pending */
 
 /* What the observer makes of a statement about to run. */
 struct pg_outcome {
@@ -78,6 +81,7 @@ struct pg_outcome {
 	size_t reply_len;
 	void *tag;         /* kept with the statement until it is answered, then
 			      given to tag_free(); may be NULL */
+	bool wait;         /* not yet: see PG_TRACK_WAIT */
 };
 
 /* The rows now arriving: their columns (NULL when not known) and the tag
@@ -118,6 +122,13 @@ int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply
 
 /* What the next DataRow, CommandComplete or error from the server answers. */
 void pg_track_result(const struct pg_track *t, struct pg_track_result *out);
+
+/* Does the server now ignore requests (an error in an extended request,
+ * and no Sync sent since)? The agent must not ask it anything then. */
+bool pg_track_skipping(const struct pg_track *t);
+
+/* Is a request of the agent's own still unanswered? */
+bool pg_track_agent_pending(const struct pg_track *t);
 
 /* ReadyForQuery messages due for the requests queued so far. */
 unsigned pg_track_pending_ready(const struct pg_track *t);

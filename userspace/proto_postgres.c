@@ -46,6 +46,7 @@
 #define STARTUP_MAX 10000     /* PostgreSQL's own bound on a startup packet */
 #define PASSWORD_MAX 1024
 #define ERROR_MAX 2048        /* bytes of an ErrorResponse the agent builds */
+#define HELD 1                /* relay_message(): the message stays unread */
 
 enum pg_phase {
 	PG_CLIENT_STARTUP,  /* waiting for the job's startup packet */
@@ -72,6 +73,9 @@ struct pg_state {
 	struct pg_cancel_key job_key;
 	bool have_key;
 	size_t streaming[2];       /* body bytes of a message passing unread */
+	bool held;                 /* the job's next message waits for an answer
+				      to the agent's own request */
+	bool resume;               /* that answer is in: read the job's bytes again */
 };
 
 /* Contexts made once at start, by target index for the upstream side.
@@ -206,6 +210,10 @@ static int on_statement(void *ctx, const struct pg_statement *st, struct pg_outc
 	if (ps->masking) {
 		err = pg_masking_statement(ps->masking, ps->track, st, r.verdict, &out->tag,
 					   r.message, sizeof(r.message));
+		if (err == PG_MASKING_WAIT) {
+			out->wait = true;
+			return 0;
+		}
 		if (err == PG_MASKING_REFUSE) {
 			r.decision = SQL_DENY;
 			r.rule = -1;
@@ -785,6 +793,10 @@ static int relay_message(struct session *s, enum proxy_side from, struct relay_b
 		err = pg_track_frontend(st->track, m);
 		if (err == PG_TRACK_REFUSED)
 			return send_stand_in(s, b, m);
+		if (err == PG_TRACK_WAIT) {
+			st->held = true;
+			return HELD;
+		}
 	} else {
 		if (!pg_backend_type_known(m->type) || m->type == 'K' || m->type == 'R')
 			return violation(s, from, "unexpected message type");
@@ -799,6 +811,11 @@ static int relay_message(struct session *s, enum proxy_side from, struct relay_b
 					: violation(s, from, "a row that does not match its description");
 		}
 		err = pg_track_backend(st->track, m, &reply, &reply_len);
+		if (st->held && err >= 0 && !pg_track_agent_pending(st->track)) {
+			st->held = false;
+			st->resume = true;
+			pg_masking_catalog_done(st->masking);
+		}
 		if (err == PG_TRACK_AGENT) {
 			/* The catalog's answer, for masking; never the job's. */
 			if (m->type == 'D' && pg_masking_catalog_row(st->masking, m))
@@ -870,7 +887,7 @@ static int framed(struct session *s, enum proxy_side from, struct relay_buf *b)
 	if (r == 0)
 		return 0;
 	r = from == SIDE_CLIENT ? relay_message(s, from, b, &m) : upstream_message(s, b, &m);
-	return r < 0 ? r : 1;
+	return r < 0 ? r : r == HELD ? 0 : 1;
 }
 
 /* One step over bytes from side `from`: 1 progress, 0 need more, -errno. */
@@ -890,6 +907,8 @@ static int step(struct session *s, enum proxy_side from, struct relay_buf *b)
 	if (b->ready == b->len || st->phase == PG_DONE)
 		return 0;
 	if (from == SIDE_CLIENT) {
+		if (st->held)
+			return 0; /* its next message waits for the agent's answer */
 		if (st->phase == PG_CLIENT_STARTUP) {
 			r = client_startup(s, b);
 			return r < 0 ? r : r > 0;
@@ -920,9 +939,12 @@ static int pg_received(struct session *s, enum proxy_side from, struct relay_buf
 		;
 	if (r < 0)
 		return r;
-	/* Bytes the job sent while we set up may go now. */
-	if (!was_relay && st->phase == PG_RELAY && from == SIDE_UPSTREAM)
+	/* Bytes the job sent while we set up, or while one of its messages
+	 * waited for an answer to the agent, may go now. */
+	if (from == SIDE_UPSTREAM && ((!was_relay && st->phase == PG_RELAY) || st->resume)) {
+		st->resume = false;
 		return pg_received(s, SIDE_CLIENT, &s->buf[SIDE_CLIENT]);
+	}
 	return 0;
 }
 
@@ -932,7 +954,8 @@ static bool pg_holding(struct session *s, enum proxy_side from)
 {
 	enum pg_phase phase = state(s)->phase;
 
-	return from == SIDE_CLIENT && phase > PG_CLIENT_STARTUP && phase < PG_RELAY;
+	return from == SIDE_CLIENT &&
+	       ((phase > PG_CLIENT_STARTUP && phase < PG_RELAY) || state(s)->held);
 }
 
 static int pg_tls_done(struct session *s, enum proxy_side side, const char *error)

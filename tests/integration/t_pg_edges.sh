@@ -90,6 +90,12 @@ out=$(ready --ready=2 "P::SELECT 1/0" "B::" "E:" "Q:SELECT 1" "Q:SELECT 2" S \
 	"Q:SELECT upper(ssn) FROM users WHERE id = 1")
 case "$out" in *"ERROR 22012"*"ROW ***"*) ;; *) fail "skipped Queries: $out" ;; esac
 
+# A statement that waits for the agent's catalog answer, in a batch the
+# server already skips (an error before it): the wait ends with the error,
+# nothing hangs, and the batch ends as the server says.
+out=$(ready "P::SELEC 1" "P:s9:INSERT INTO t SELECT id FROM users" "B::s9" "E:" S "Q:SELECT 7")
+case "$out" in *"ERROR 42601"*"READY I"*"ROW 7"*) ;; *) fail "a held statement in a failed batch: $out" ;; esac
+
 grep -qF -- "$SSN" "$ALL_OUT" && fail "a masked value reached the job"
 out=$(in_cgroup "/$TAG" env PGPASSWORD=x psql -X -At -h 127.0.0.2 -p "$PGPORT" -U x -d orders \
 	-c "select name from users") || fail "the agent stopped serving: $out"

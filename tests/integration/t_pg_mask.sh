@@ -207,6 +207,17 @@ expect "$out" "ROW 1"
 pg_super -d orders -At -c "select count(*) from notes where n like '%-%-%'" | grep -qx 0 ||
 	fail "a masked value was copied into notes"
 
+# Through a view that reads masked columns: the statement waits until the
+# agent's catalog request has answered what v_users is (a fresh session
+# has not asked yet), then is refused; one through a view without masked
+# columns then runs. Both protocols.
+for mode in simple extended; do
+	out=$(q -m $mode "INSERT INTO notes SELECT name FROM v_users" \
+		"INSERT INTO notes SELECT name FROM v_public WHERE id = 1")
+	expect "$out" 'ERROR 42501 sluice: insert would store values of view "v_users", which reads masked columns, where they are not masked; refused'
+	expect "$out" "OK INSERT 0 1"
+done
+
 # A job that puts its own "=" for OIDs before pg_catalog's cannot feed the
 # agent's catalog cache (shared with every other session) wrong columns.
 PGPASSWORD="$PGSUPER_PW" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.2 -p "$PGPORT" -U postgres \
