@@ -418,6 +418,9 @@ struct walk {
 	const char *relnames[MAX_RELNAMES]; /* relation names and aliases, for */
 	size_t nrelnames;                   /* whole-row references */
 	int values;             /* > 0: references here may be stored (sources) */
+	const cJSON *set_body;  /* whose "targetList" is a SET list */
+	bool set_list;          /* walking a SET list's entries */
+	const char *into;       /* the column a SET entry stores into, or NULL */
 	const cJSON *value_body;            /* the statement body whose ... */
 	const char *const *value_keys;      /* ... fields hold stored values */
 	int err;                /* sticky: -ENOMEM */
@@ -524,6 +527,19 @@ static void add_source_name(struct sql_stmt *st, const char *name, int *err)
 	add_name(st, &st->sources, &st->nsources, SQL_MAX_REFS, SQL_F_REFS_TRUNCATED, name, err);
 }
 
+/* A reference whose value is stored into column into of the target. */
+static void add_pair(struct sql_stmt *st, const char *into, const char *source, int *err)
+{
+	char buf[2 * SQL_NAME_MAX + 2];
+
+	if (strchr(into, '\x1f') || strchr(source, '\x1f') ||
+	    (size_t)snprintf(buf, sizeof buf, "%s\x1f%s", into, source) >= sizeof buf) {
+		add_source_name(st, source, err); /* cannot say where: anywhere */
+		return;
+	}
+	add_name(st, &st->pairs, &st->npairs, SQL_MAX_REFS, SQL_F_REFS_TRUNCATED, buf, err);
+}
+
 static void add_target_name(struct sql_stmt *st, const char *name, int *err)
 {
 	add_name(st, &st->targets, &st->ntargets, SQL_MAX_REFS, SQL_F_MANY_TARGETS, name, err);
@@ -559,7 +575,9 @@ static void column_ref(struct walk *w, const cJSON *cr)
 	}
 	if (last)
 		add_column_name(w->st, last, &w->err);
-	if (last && w->values)
+	if (last && w->values && w->into)
+		add_pair(w->st, w->into, last, &w->err);
+	else if (last && w->values)
 		add_source_name(w->st, last, &w->err);
 }
 
@@ -973,9 +991,11 @@ static void note_write_target(struct walk *w, const cJSON *b, const char *list)
  * query, WHERE included. */
 static void mark_stored_values(struct walk *w, const char *type, const cJSON *b)
 {
-	static const char *const insert[] = { "selectStmt", "onConflictClause", NULL };
-	static const char *const update[] = { "targetList", "fromClause", NULL };
-	static const char *const merge[] = { "sourceRelation", "mergeWhenClauses", NULL };
+	static const char *const insert[] = { "selectStmt", "onConflictClause", "withClause",
+					      NULL };
+	static const char *const update[] = { "targetList", "fromClause", "withClause", NULL };
+	static const char *const merge[] = { "sourceRelation", "mergeWhenClauses", "withClause",
+					     NULL };
 	static const char *const create_as[] = { "query", NULL };
 	static const char *const call[] = { "funccall", NULL };
 	static const char *const select_into[] = { "targetList", "fromClause", "whereClause",
@@ -999,6 +1019,10 @@ static void mark_stored_values(struct walk *w, const char *type, const cJSON *b)
 	w->value_keys = keys;
 	if (keys == insert || keys == update)
 		note_write_target(w, b, keys == insert ? "cols" : "targetList");
+	if (keys == insert && get(b, "onConflictClause"))
+		w->set_body = get(b, "onConflictClause");
+	else if (keys == update)
+		w->set_body = b;
 }
 
 /* A statement node anywhere in the tree. */
@@ -1221,6 +1245,7 @@ static bool key_in(const char *const *keys, const char *k)
 static void walk_fields(struct walk *w, const cJSON *body)
 {
 	const char *const *value_keys = body == w->value_body ? w->value_keys : NULL;
+	bool set_here = body == w->set_body;
 	const cJSON *c, *with = NULL;
 	size_t mark = w->nctes;
 
@@ -1242,16 +1267,24 @@ static void walk_fields(struct walk *w, const cJSON *body)
 			raise(w, SQL_CLASS_DDL, "SELECT ... INTO", NULL);
 		}
 	}
-	if (with)
+	if (with) {
+		bool stored = key_in(value_keys, "withClause");
+
+		w->values += stored;
 		walk_with(w, with);
+		w->values -= stored;
+	}
 	for (c = body->child; c; c = c->next) {
 		bool stored = key_in(value_keys, c->string);
+		bool set = set_here && strcmp(c->string, "targetList") == 0;
 
 		if (c == with || !(c->type & (cJSON_Object | cJSON_Array)))
 			continue;
-		w->values += stored;
+		w->values += stored || set;
+		w->set_list = set;
 		walk(w, c);
-		w->values -= stored;
+		w->set_list = false;
+		w->values -= stored || set;
 	}
 	w->nctes = mark;
 }
@@ -1281,6 +1314,19 @@ static void walk(struct walk *w, const cJSON *n)
 	if (str_is(type, "A_Const") || str_is(type, "String") || str_is(type, "ParamRef") ||
 	    str_is(type, "Integer") || str_is(type, "TypeName"))
 		return;
+	if (str_is(type, "ResTarget") && w->set_list) {
+		/* SET column = value: what value references is stored there
+		 * (SET (a, b) = (SELECT ...) stores into either: anywhere). */
+		const char *saved = w->into;
+		const cJSON *val = get(b, "val");
+
+		w->into = get(val, "MultiAssignRef") ? NULL : get_str(b, "name");
+		w->set_list = false;
+		walk_fields(w, b);
+		w->set_list = true;
+		w->into = saved;
+		return;
+	}
 	if (str_is(type, "FuncCall")) {
 		bool stores = func_call(w, b);
 
@@ -1291,7 +1337,14 @@ static void walk(struct walk *w, const cJSON *n)
 	}
 	len = strlen(type);
 	if (len > 4 && strcmp(type + len - 4, "Stmt") == 0) {
+		/* A statement inside (a subquery in a SET value): its own
+		 * target list is no SET list, and what it references is stored
+		 * where the value is. */
+		bool set_list = w->set_list;
+
+		w->set_list = false;
 		statement(w, type, b);
+		w->set_list = set_list;
 		return;
 	}
 	walk_fields(w, b);
@@ -1315,6 +1368,7 @@ static void stmt_free(struct sql_stmt *st)
 	names_free(&st->functions, &st->nfunctions);
 	names_free(&st->sources, &st->nsources);
 	names_free(&st->targets, &st->ntargets);
+	names_free(&st->pairs, &st->npairs);
 }
 
 void sql_verdict_free(struct sql_verdict *v)
@@ -1348,6 +1402,9 @@ static int merge_stmt(struct sql_stmt *dst, const struct sql_stmt *src)
 		add_function_name(dst, src->functions[i], &err);
 	for (size_t i = 0; i < src->nsources && !err; i++)
 		add_source_name(dst, src->sources[i], &err);
+	for (size_t i = 0; i < src->npairs && !err; i++)
+		add_name(dst, &dst->pairs, &dst->npairs, SQL_MAX_REFS, SQL_F_REFS_TRUNCATED,
+			 src->pairs[i], &err);
 	if (src->target[0] || dst->target[0]) {
 		/* Joined statements (EXECUTE of a PREPARE): keep the target only
 		 * when there is one. */
@@ -1390,8 +1447,8 @@ int sql_verdict_copy(const struct sql_verdict *src, struct sql_verdict *dst)
 		struct sql_stmt *d = &dst->stmts[i];
 
 		*d = src->stmts[i];
-		d->tables = d->columns = d->functions = d->sources = d->targets = NULL;
-		d->ntables = d->ncolumns = d->nfunctions = d->nsources = d->ntargets = 0;
+		d->tables = d->columns = d->functions = d->sources = d->targets = d->pairs = NULL;
+		d->ntables = d->ncolumns = d->nfunctions = d->nsources = d->ntargets = d->npairs = 0;
 		d->target[0] = '\0';
 		dst->n = i + 1;
 		err = merge_stmt(d, &src->stmts[i]);

@@ -21,9 +21,12 @@
  *            reference: "ssn" for u.ssn), deduplicated, bounded,
  *   functions the functions it calls (the name without its schema),
  *   sources  the column names it references where their values may be
- *            stored: INSERT's source, UPDATE's SET and FROM, MERGE's
- *            source and actions, CREATE TABLE AS / SELECT INTO, CALL's and
- *            set_config's arguments, those of functions that write.
+ *            stored: INSERT's source, UPDATE's FROM, MERGE's source and
+ *            actions, CREATE TABLE AS / SELECT INTO, CALL's and
+ *            set_config's arguments, those of functions that write, and
+ *            the WITH of such statements;
+ *   pairs    for SET lists (UPDATE, ON CONFLICT DO UPDATE), which column of
+ *            target each such reference is stored into.
  * Bodies that run later count as if they ran now: a view's query, a rule's
  * actions, an SQL function body, column defaults.
  *
@@ -183,8 +186,11 @@ struct sql_stmt {
 	size_t ncolumns;
 	char **functions;       /* function names called, without schema */
 	size_t nfunctions;
-	char **sources;         /* column names whose values it may store */
+	char **sources;         /* column names whose values it may store, anywhere */
 	size_t nsources;
+	char **pairs;           /* "column\x1fsource": a source stored into that column
+				   of target (UPDATE SET, ON CONFLICT DO UPDATE SET) */
+	size_t npairs;
 	char target[SQL_NAME_MAX]; /* the one table an INSERT or UPDATE writes
 				      (its name without schema), or "" */
 	char **targets;         /* the columns it names to write, or none: all */

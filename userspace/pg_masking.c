@@ -37,7 +37,8 @@ struct masking_tag {
 struct seen {
 	char *name;
 	uint32_t oid;             /* 0: no such relation (or not answered yet) */
-	bool answered;
+	bool answered;            /* the catalog said */
+	bool lost;                /* the request ended without saying (it failed) */
 };
 
 struct pg_masking {
@@ -169,6 +170,7 @@ static void on_resolved(void *ctx, const char *name, uint32_t oid)
 	if (e) {
 		e->oid = oid;
 		e->answered = true;
+		e->lost = false;
 	}
 }
 
@@ -245,7 +247,7 @@ static int ask_catalog(struct pg_masking *mk, struct pg_track *t, const struct s
 		       bool sync)
 {
 	const char *ask[MAX_SEEN];
-	size_t nask = 0, bytes = 0, len;
+	size_t nask = 0, bytes = 0, len, fresh = 0;
 	bool functions = false;
 	char name[64];
 	uint8_t *buf;
@@ -255,29 +257,35 @@ static int ask_catalog(struct pg_masking *mk, struct pg_track *t, const struct s
 		seen_clear(mk);
 		mk->generation = pg_catalog_generation(mk->cat);
 	}
+	/* Make room first: ask[] points at the names kept in seen. */
+	for (size_t i = 0; i < v->n; i++)
+		for (size_t k = 0; k < v->stmts[i].ntables; k++)
+			fresh += !seen_find(mk, v->stmts[i].tables[k]);
+	if (mk->nseen + fresh > MAX_SEEN)
+		seen_clear(mk);
 	for (size_t i = 0; i < v->n; i++) {
 		const struct sql_stmt *st = &v->stmts[i];
 
 		functions |= st->nfunctions > 0;
 		for (size_t k = 0; k < st->ntables && nask < MAX_SEEN; k++) {
-			const char *name = st->tables[k];
-			struct seen *e = seen_find(mk, name);
+			const char *table = st->tables[k];
+			struct seen *e = seen_find(mk, table);
 
 			/* Asked before, but that answer is lost: ask again. */
 			if (e && (e->answered || pg_track_agent_pending(t)))
 				continue;
 			if (!e) {
 				if (mk->nseen == MAX_SEEN)
-					seen_clear(mk);
+					break; /* more than fit: those stay unknown */
 				e = &mk->seen[mk->nseen];
-				if (!(e->name = strdup(name)))
+				if (!(e->name = strdup(table)))
 					return -ENOMEM;
 				mk->nseen++;
 			}
 			e->oid = 0;
-			e->answered = false;
+			e->answered = e->lost = false;
 			ask[nask++] = e->name;
-			bytes += 2 * strlen(name) + 3;
+			bytes += 2 * strlen(table) + 3;
 		}
 	}
 	functions &= !pg_catalog_functions_loaded(mk->cat) &&
@@ -329,7 +337,11 @@ static bool copies_masked(const struct pg_masking *mk, const struct sql_stmt *st
 {
 	enum pg_mask_method from = PG_MASK_NONE;
 	const char *col = NULL;
+	bool one_target = st->target[0] && !(st->flags & SQL_F_MANY_TARGETS);
 
+	if (!(st->nsources || st->npairs ||
+	      (st->flags & (SQL_F_VALUE_STAR | SQL_F_VALUE_WHOLE_ROW))))
+		return false;
 	for (size_t i = 0; i < st->nsources; i++) {
 		enum pg_mask_method m = pg_masks_column(mk->masks, NULL, st->sources[i]);
 
@@ -341,18 +353,30 @@ static bool copies_masked(const struct pg_masking *mk, const struct sql_stmt *st
 			if (pg_masks_table(mk->masks, relation_part(st->tables[i])) &&
 			    mk->strongest > from)
 				from = mk->strongest, col = "*";
-	if (from == PG_MASK_NONE)
-		return false;
-	/* Into named columns of one table, each masked at least as strongly
-	 * (UPDATE t SET masked = masked + 1): the values stay masked. */
-	if (st->target[0] && st->ntargets && !(st->flags & SQL_F_MANY_TARGETS)) {
+	/* Into named columns of one table, each masked at least as strongly:
+	 * the values stay masked. */
+	if (from != PG_MASK_NONE && one_target && st->ntargets) {
 		bool kept = true;
 
 		for (size_t i = 0; i < st->ntargets && kept; i++)
 			kept = pg_masks_column(mk->masks, st->target, st->targets[i]) >= from;
 		if (kept)
-			return false;
+			from = PG_MASK_NONE;
 	}
+	/* SET column = value: each value where it goes (SET ssn = EXCLUDED.ssn
+	 * stays masked, SET note = ssn does not). */
+	for (size_t i = 0; i < st->npairs && from == PG_MASK_NONE; i++) {
+		const char *into = st->pairs[i], *source = into + strcspn(into, "\x1f") + 1;
+		enum pg_mask_method m = pg_masks_column(mk->masks, NULL, source);
+		char column[SQL_NAME_MAX];
+
+		snprintf(column, sizeof(column), "%.*s", (int)strcspn(into, "\x1f"), into);
+		if (m != PG_MASK_NONE &&
+		    (!one_target || pg_masks_column(mk->masks, st->target, column) < m))
+			from = m, col = source;
+	}
+	if (from == PG_MASK_NONE)
+		return false;
 	snprintf(why, whylen, "sluice: %s would store values of masked column \"%s\" where "
 		 "they are not masked; refused", sql_kind_name(st->kind), col);
 	return true;
@@ -360,7 +384,8 @@ static bool copies_masked(const struct pg_masking *mk, const struct sql_stmt *st
 
 static bool stores_values(const struct sql_stmt *st)
 {
-	return st->nsources || (st->flags & (SQL_F_VALUE_STAR | SQL_F_VALUE_WHOLE_ROW));
+	return st->nsources || st->npairs ||
+	       (st->flags & (SQL_F_VALUE_STAR | SQL_F_VALUE_WHOLE_ROW));
 }
 
 static int ask_catalog(struct pg_masking *mk, struct pg_track *t, const struct sql_verdict *v,
@@ -373,35 +398,61 @@ static int copies_through_views(struct pg_masking *mk, struct pg_track *t,
 				const struct pg_statement *st, const struct sql_verdict *v,
 				char *why, size_t whylen)
 {
-	bool known = pg_catalog_generation(mk->cat) == mk->generation, any = false;
+	bool known = pg_catalog_generation(mk->cat) == mk->generation, changes = false;
+	size_t names = 0;
 	int err;
 
 	for (size_t i = 0; i < v->n; i++) {
-		if (!stores_values(&v->stmts[i]))
-			continue;
-		any = true;
-		for (size_t k = 0; k < v->stmts[i].ntables && known; k++) {
-			const struct seen *e = seen_find(mk, v->stmts[i].tables[k]);
+		const struct sql_stmt *s = &v->stmts[i];
 
-			known = e && e->answered;
+		if (!stores_values(s)) {
+			/* A SET (search_path) or DDL (a view made) before it in
+			 * the string changes what its names will be. */
+			changes |= s->kind == SQL_KIND_SET || s->kind == SQL_KIND_RESET ||
+				   s->kind == SQL_KIND_DISCARD ||
+				   (s->classes & ((1u << SQL_CLASS_DDL) | (1u << SQL_CLASS_DCL)));
+			continue;
+		}
+		if (changes || (s->flags & SQL_F_TABLES_TRUNCATED) ||
+		    (names += s->ntables) > MAX_SEEN / 2) {
+			snprintf(why, whylen, "sluice: %s stores values read from relations sluice "
+				 "cannot look up before it runs (too many, or changed by the same "
+				 "string); send it on its own; refused", sql_kind_name(s->kind));
+			return PG_MASKING_REFUSE;
+		}
+		for (size_t k = 0; k < s->ntables && known; k++) {
+			const struct seen *e = seen_find(mk, s->tables[k]);
+
+			known = e && (e->answered || e->lost);
 		}
 	}
-	if (!any)
+	if (!names)
 		return 0;
 	if (!known) {
 		err = ask_catalog(mk, t, v, st->path != PG_PATH_EXTENDED);
 		return err ? err : PG_MASKING_WAIT;
 	}
 	for (size_t i = 0; i < v->n; i++) {
-		if (!stores_values(&v->stmts[i]))
-			continue;
-		for (size_t k = 0; k < v->stmts[i].ntables; k++) {
-			const struct pg_rel *rel = named_rel(mk, v->stmts[i].tables[k]);
+		const struct sql_stmt *s = &v->stmts[i];
 
+		if (!stores_values(s))
+			continue;
+		for (size_t k = 0; k < s->ntables; k++) {
+			const struct seen *e = seen_find(mk, s->tables[k]);
+			const struct pg_rel *rel = named_rel(mk, s->tables[k]);
+
+			/* A name that did not resolve (three parts, not there,
+			 * the answer lost) could be anything. */
+			if (!rel && e && e->oid == 0) {
+				snprintf(why, whylen, "sluice: %s stores values read from \"%s\", which "
+					 "sluice could not look up; refused", sql_kind_name(s->kind),
+					 s->tables[k]);
+				return PG_MASKING_REFUSE;
+			}
 			if (rel && (rel->kind == 'v' || rel->kind == 'm') && reads_masked(mk, rel)) {
 				snprintf(why, whylen, "sluice: %s would store values of view \"%s\", "
 					 "which reads masked columns, where they are not masked; "
-					 "refused", sql_kind_name(v->stmts[i].kind), rel->name);
+					 "refused", sql_kind_name(s->kind), rel->name);
 				return PG_MASKING_REFUSE;
 			}
 		}
@@ -726,7 +777,7 @@ int pg_masking_backend(struct pg_masking *mk, const struct pg_track *t, const st
 void pg_masking_catalog_done(struct pg_masking *mk)
 {
 	for (size_t i = 0; mk && i < mk->nseen; i++)
-		mk->seen[i].answered = true;
+		mk->seen[i].lost = !mk->seen[i].answered;
 }
 
 int pg_masking_catalog_row(struct pg_masking *mk, const struct pg_msg *m)

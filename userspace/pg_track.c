@@ -456,6 +456,16 @@ static int run(struct pg_track *t, const struct pg_statement *st)
 		return PG_TRACK_WAIT;
 	}
 	refused = out.reply != NULL;
+	/* After an error in an extended request the server skips a Query or
+	 * FunctionCall without a word, up to the next Sync: queue no answer
+	 * for it, and a refused one need not even be sent. */
+	if (!err && whole && t->skipping) {
+		free(portal);
+		free(out.reply);
+		if (out.tag && t->obs->tag_free)
+			t->obs->tag_free(out.tag);
+		return refused ? PG_TRACK_DROP : 0;
+	}
 	if (!err && (refused || !whole) && !(err = push(t, OP_EXECUTE, NULL, portal))) {
 		t->tail->reply = out.reply;
 		t->tail->reply_len = out.reply_len;

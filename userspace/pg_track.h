@@ -70,6 +70,9 @@ struct pg_column {
 #define PG_TRACK_AGENT   3 /* backend: this answers the agent's own request:
 			      not for the job (a DataRow of the agent's query
 			      is the caller's to read) */
+#define PG_TRACK_DROP    5 /* frontend: a refused Query or FunctionCall the
+			      server would skip anyway (an error before it, no
+			      Sync since): send nothing; nothing is answered */
 #define PG_TRACK_WAIT    4 /* frontend: the observer needs an answer first:
 			      leave the message unread and feed it again once
 			      no request of the agent is pending */

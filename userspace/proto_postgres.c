@@ -797,6 +797,10 @@ static int relay_message(struct session *s, enum proxy_side from, struct relay_b
 			st->held = true;
 			return HELD;
 		}
+		if (err == PG_TRACK_DROP) {
+			relay_drop(b, m->total);
+			return 0;
+		}
 	} else {
 		if (!pg_backend_type_known(m->type) || m->type == 'K' || m->type == 'R')
 			return violation(s, from, "unexpected message type");

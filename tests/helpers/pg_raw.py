@@ -8,7 +8,8 @@
 #
 # Steps: P:NAME:SQL (Parse)  B:PORTAL:STATEMENT (Bind, no parameters, text)
 #        E:PORTAL (Execute)  D:P:PORTAL or D:S:NAME (Describe)  S (Sync)
-#        Q:SQL (Query)
+#        Q:SQL (Query)  H (Flush)  W (send what comes before, then wait for
+#        an ErrorResponse before sending the rest)
 # Output: ROW a|b (NULL for NULL), ERROR <sqlstate> <message>,
 #         OK <tag>, PARAM <name> <value>, READY <status>; one line each, in
 #         arrival order.
@@ -45,6 +46,8 @@ def build(step):
         return message(b"S", b"")
     if kind == "Q":
         return message(b"Q", cstr(rest))
+    if kind == "H":
+        return message(b"H", b"")
     sys.exit("pg_raw: unknown step " + step)
 
 
@@ -93,15 +96,23 @@ def main():
             return 0
         if m[:1] == b"Z":
             break
-    s.sendall(b"".join(build(step) for step in steps))
     if due is None:
         due = sum(1 for step in steps if step == "S" or step.startswith("Q:"))
+    chunks = [[]]
+    for step in steps:
+        if step == "W":
+            chunks.append([])
+        else:
+            chunks[-1].append(step)
+    s.sendall(b"".join(build(step) for step in chunks.pop(0)))
     while due > 0:
         m = read_message()
         if m is None:
             print("CLOSED")
             break
         kind, body = m[:1], m[5:]
+        if kind == b"E" and chunks:
+            s.sendall(b"".join(build(step) for step in chunks.pop(0)))
         if kind == b"D":
             n = struct.unpack("!H", body[:2])[0]
             p, vals = 2, []

@@ -14,7 +14,10 @@ PGPASSWORD="$PGSUPER_PW" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.2 -p "$PGPORT"
 CREATE TABLE users (id int, name text, ssn text);
 INSERT INTO users VALUES (1, 'alice', '$SSN');
 CREATE TABLE t (a int);
-ALTER TABLE users OWNER TO app; ALTER TABLE t OWNER TO app;
+CREATE TABLE notes (body text);
+CREATE VIEW v AS SELECT ssn AS x FROM users;
+ALTER TABLE users OWNER TO app; ALTER TABLE t OWNER TO app; ALTER TABLE notes OWNER TO app;
+ALTER VIEW v OWNER TO app;
 SQL
 mk_cgroup "/$TAG"
 write_pg_policy "$WORK/policy.json" "$LPORT"
@@ -95,6 +98,31 @@ case "$out" in *"ERROR 22012"*"ROW ***"*) ;; *) fail "skipped Queries: $out" ;; 
 # nothing hangs, and the batch ends as the server says.
 out=$(ready "P::SELEC 1" "P:s9:INSERT INTO t SELECT id FROM users" "B::s9" "E:" S "Q:SELECT 7")
 case "$out" in *"ERROR 42601"*"READY I"*"ROW 7"*) ;; *) fail "a held statement in a failed batch: $out" ;; esac
+
+# A Query the server skips (an error earlier in the batch, seen before the
+# Query is sent) leaves nothing behind that later answers are matched to.
+out=$(ready --ready=4 "Q:SELECT upper(name) FROM users" "P::SELECT 1/0" "B::" "E:" H W \
+	"Q:SELECT 1" S "Q:SELECT 2" "Q:SELECT upper(ssn) FROM users")
+case "$out" in *"ROW 2"*"ROW ***"*) ;; *) fail "after a skipped Query: $out" ;; esac
+
+# Copies the checks must see: through a view whose lookup failed (aborted
+# transaction) or succeeded, a WITH, a three-part name, a view made in the
+# same string.
+out=$(ready "Q:BEGIN" "Q:SELECT 1/0" "Q:INSERT INTO notes SELECT x FROM v" "Q:ROLLBACK" \
+	"Q:INSERT INTO notes SELECT x FROM v" \
+	"Q:WITH c AS (SELECT ssn AS y FROM users) INSERT INTO notes SELECT y FROM c" \
+	"Q:INSERT INTO notes SELECT x FROM orders.public.v" \
+	"Q:CREATE TEMP VIEW tv AS SELECT ssn AS z FROM users; INSERT INTO notes SELECT z FROM tv")
+[ "$(printf '%s\n' "$out" | grep -c '^ERROR 42501 sluice: insert')" -ge 4 ] ||
+	fail "copies not all refused: $out"
+[ "$(pg_super -d orders -At -c "select count(*) from notes")" = 0 ] || fail "a copy was stored"
+
+# Many relations in one string, then more: the agent's list of looked-up
+# names is renewed without losing what it asks about.
+many=$(i=1; while [ $i -le 520 ]; do printf 'SELECT 1 FROM nx%d; ' $i; i=$((i + 1)); done)
+more=$(i=1; while [ $i -le 20 ]; do printf 'SELECT 1 FROM ny%d; ' $i; i=$((i + 1)); done)
+out=$(ready "Q:$many" "Q:$more" "Q:SELECT name FROM users")
+case "$out" in *"ROW alice"*) ;; *) fail "after many names: $out" ;; esac
 
 grep -qF -- "$SSN" "$ALL_OUT" && fail "a masked value reached the job"
 out=$(in_cgroup "/$TAG" env PGPASSWORD=x psql -X -At -h 127.0.0.2 -p "$PGPORT" -U x -d orders \

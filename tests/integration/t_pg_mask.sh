@@ -20,6 +20,7 @@ INSERT INTO users VALUES (1, 'alice', '$MAIL1', '$SSN1', 5000, '$TOKEN1', 'first
 	(2, 'bob', 'bob@example.com', '$SSN2', 6000, 'tok-2', 'second');
 ALTER TABLE users ALTER COLUMN note SET NOT NULL;
 CREATE TABLE notes (n text); ALTER TABLE notes OWNER TO app;
+CREATE UNIQUE INDEX users_id ON users (id);
 CREATE VIEW v_users AS SELECT id, name, email FROM users;
 CREATE VIEW v_public AS SELECT id, name, note FROM users;
 CREATE VIEW v_v AS SELECT * FROM v_users;
@@ -198,6 +199,9 @@ out=$(q "INSERT INTO notes SELECT ssn FROM users" "UPDATE users SET note = ssn W
 [ "$(printf '%s\n' "$out" | grep -c '^ERROR 42501 sluice: .* would store values of masked column')" = 6 ] ||
 	fail "copies of masked values not all refused: $out"
 expect "$out" 'ERROR 42501 sluice: insert would store values of masked column "ssn" where they are not masked; refused'
+out=$(q "INSERT INTO users (id, name, ssn, note) VALUES (2, 'bob', '000', 'x') ON CONFLICT (id) DO UPDATE SET ssn = EXCLUDED.ssn" \
+	"UPDATE users SET ssn = ssn || '', name = name WHERE id = 2")
+[ "$(printf '%s\n' "$out" | grep -c '^OK')" = 2 ] || fail "an upsert or a touch was refused: $out"
 out=$(q "UPDATE users SET ssn = upper(ssn) WHERE id = 2" \
 	"UPDATE users SET note = 'keyed' WHERE ssn = '$SSN1'" "INSERT INTO notes (n) VALUES ('plain')" \
 	"SELECT count(*) FROM notes")

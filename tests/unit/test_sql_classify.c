@@ -58,6 +58,7 @@ struct tcase {
 	const char *columns; /* the exact column references, likewise */
 	const char *functions; /* the exact functions called, likewise */
 	const char *sources; /* the exact stored-value references, likewise */
+	const char *pairs;   /* the exact pairs, column and source joined by \x1f, likewise */
 	const char *target;  /* the table an INSERT/UPDATE writes, "" for none */
 	const char *targets; /* the columns it names, likewise */
 	const char *sname;  /* expected name */
@@ -410,9 +411,19 @@ static const struct tcase table[] = {
 	{ ONE("insert select star", "INSERT INTO t SELECT * FROM users", WRITE, INSERT),
 	  .on = SQL_F_VALUE_STAR, .sources = "" },
 	{ ONE("update set from", "UPDATE t SET a = u.ssn FROM users u WHERE t.id = u.id", WRITE,
-	      UPDATE), .sources = "ssn", .columns = "ssn id", .target = "t", .targets = "a" },
+	      UPDATE), .sources = "", .pairs = "a\x1f" "ssn", .columns = "ssn id", .target = "t",
+	  .targets = "a" },
 	{ ONE("update in place", "UPDATE s.acc SET bal = bal + 1, n = 2 WHERE id = 3", WRITE,
-	      UPDATE), .sources = "bal", .target = "acc", .targets = "bal n" },
+	      UPDATE), .sources = "", .pairs = "bal\x1f" "bal", .target = "acc", .targets = "bal n" },
+	{ ONE("update from a subquery", "UPDATE t SET a = (SELECT ssn FROM users LIMIT 1)", WRITE,
+	      UPDATE), .sources = "", .pairs = "a\x1f" "ssn" },
+	{ ONE("update of several at once", "UPDATE t SET (a, b) = (SELECT x, y FROM u)", WRITE,
+	      UPDATE), .sources = "x y", .pairs = "" },
+	{ ONE("upsert", "INSERT INTO u (id, ssn) VALUES (2, '9') ON CONFLICT (id) DO UPDATE "
+	      "SET ssn = EXCLUDED.ssn", WRITE, INSERT), .sources = "", .pairs = "ssn\x1f" "ssn",
+	  .target = "u", .targets = "id ssn" },
+	{ ONE("with of an insert", "WITH c AS (SELECT ssn AS x FROM users) INSERT INTO n "
+	      "SELECT x FROM c", WRITE, INSERT), .sources = "ssn x" },
 	{ ONE("insert columns", "INSERT INTO h (a, b) VALUES (1, 2)", WRITE, INSERT),
 	  .sources = "", .target = "h", .targets = "a b" },
 	{ ONE("two writes keep no target", "WITH x AS (UPDATE a SET c = 1 RETURNING c) "
@@ -548,6 +559,7 @@ static void run_case(const struct tcase *c, const char *sql)
 	check_names(c->name, "functions", s->functions, s->nfunctions, c->functions);
 	check_names(c->name, "sources", s->sources, s->nsources, c->sources);
 	check_names(c->name, "targets", s->targets, s->ntargets, c->targets);
+	check_names(c->name, "pairs", s->pairs, s->npairs, c->pairs);
 	if (c->target && strcmp(s->target, c->target))
 		fail(c->name, "target \"%s\", want \"%s\"", s->target, c->target);
 	if (c->sname && strcmp(s->name, c->sname) != 0)
