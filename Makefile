@@ -105,7 +105,11 @@ $(BUILD)/tests/test_policy: $(BUILD)/tests/unit/test_policy.o $(POLICY_OBJS)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/tests/test_pg_mask: $(BUILD)/tests/unit/test_pg_mask.o $(BUILD)/userspace/pg_mask.o \
-		$(BUILD)/userspace/log.o $(POLICY_OBJS)
+		$(BUILD)/userspace/keyfile.o $(BUILD)/userspace/log.o $(POLICY_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/tests/test_recording: $(BUILD)/tests/unit/test_recording.o $(BUILD)/userspace/recording.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
@@ -124,7 +128,8 @@ SQL_SRCS     := policy/sql_classify.c policy/sql_rules.c
 PG_FUZZ_SRCS := tests/fuzz/fuzz_pg.c userspace/proto_postgres.c userspace/pg_wire.c \
 		userspace/pg_auth.c userspace/pg_track.c userspace/pg_cancel.c \
 		userspace/pg_judge.c userspace/pg_mask.c userspace/pg_masking.c \
-		userspace/pg_catalog.c userspace/ev.c userspace/relay.c userspace/tls.c \
+		userspace/pg_catalog.c userspace/keyfile.c userspace/ev.c userspace/relay.c \
+		userspace/tls.c \
 		$(POLICY_SRCS) $(SQL_SRCS)
 build-fuzz/fuzz_pg: $(PG_FUZZ_SRCS) $(wildcard userspace/*.h policy/*.h)
 	$(call msg,FUZZ,$@)
@@ -136,6 +141,11 @@ build-fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c policy/sql_classify.c policy/sql_name
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_sql.c policy/sql_classify.c policy/sql_names.c \
 		$(PKG_LIBS) -lpg_query -o $@
+
+build-fuzz/fuzz_recording: tests/fuzz/fuzz_recording.c userspace/recording.c userspace/recording.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_recording.c userspace/recording.c $(PKG_LIBS) -o $@
 
 build-fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c $(POLICY_SRCS) policy/policy.h
 	$(call msg,FUZZ,$@)

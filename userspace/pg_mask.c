@@ -3,19 +3,16 @@
 #include "pg_mask.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <arpa/inet.h>
 
+#include "keyfile.h"
 #include "log.h"
 #include "policy.h"
 
@@ -61,44 +58,6 @@ static enum pg_mask_method method_of(const char *with)
 	if (!strcmp(with, "partial"))
 		return PG_MASK_PARTIAL;
 	return PG_MASK_HASH;
-}
-
-/* The host's mask key: hashed values stay the same across restarts, and
- * cannot be recomputed from a guess without it. */
-static int load_key(const char *state_dir)
-{
-	char path[4096];
-	struct stat sb;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/mask.key", state_dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT) {
-		if (RAND_bytes(mk.key, sizeof(mk.key)) != 1)
-			return -EIO;
-		if (mkdir(state_dir, 0700) && errno != EEXIST)
-			return -errno;
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0)
-			return -errno;
-		n = write(fd, mk.key, sizeof(mk.key));
-		if (close(fd) || n != (ssize_t)sizeof(mk.key)) {
-			unlink(path);
-			return -EIO;
-		}
-		return 0;
-	}
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &sb) || (sb.st_mode & 077) || sb.st_size != KEY_BYTES ||
-	    read(fd, mk.key, sizeof(mk.key)) != KEY_BYTES) {
-		close(fd);
-		log_err("%s: not a %d-byte file readable by its owner only", path, KEY_BYTES);
-		return -EINVAL;
-	}
-	close(fd);
-	return 0;
 }
 
 void pg_mask_fini(void)
@@ -150,7 +109,9 @@ int pg_mask_init(const struct policy *p)
 		}
 	}
 	mk.first[p->nrules] = k;
-	if (any && load_key(p->agent.state_dir)) {
+	/* The host's mask key: hashed values stay the same across restarts,
+	 * and a guess cannot be checked without it. */
+	if (any && keyfile_load(p->agent.state_dir, "mask.key", mk.key, sizeof(mk.key))) {
 		log_err("masking: no usable mask key in %s", p->agent.state_dir);
 		pg_mask_fini();
 		return -EINVAL;
