@@ -219,8 +219,40 @@ static void on_signal(struct ev_loop *loop, int fd, unsigned events, void *arg)
 	}
 }
 
+/* What systemd hears while the agent serves: STATUS= with the live session
+ * count, and WATCHDOG=1 when the unit has a watchdog (WATCHDOG_USEC). */
+struct notifier {
+	struct proxy *px;
+	bool watchdog;
+};
+
+static void on_notify_tick(struct ev_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct notifier *n = arg;
+	unsigned sessions = proxy_session_count(n->px);
+
+	(void)loop, (void)fd, (void)events;
+	sd_notifyf(0, "%sSTATUS=serving %u session%s", n->watchdog ? "WATCHDOG=1\n" : "",
+		   sessions, sessions == 1 ? "" : "s");
+}
+
+/* Every half watchdog period (at most a second apart, for the status). */
+static int start_notifier(struct ev_loop *loop, struct notifier *n)
+{
+	uint64_t usec = 0;
+	unsigned ms = 1000;
+
+	n->watchdog = sd_watchdog_enabled(0, &usec) > 0;
+	if (n->watchdog && usec / 2000 < ms)
+		ms = usec / 2000 ? (unsigned)(usec / 2000) : 1;
+	if (!getenv("NOTIFY_SOCKET"))
+		return 0; /* not under systemd: nobody listens */
+	return ev_every(loop, ms, on_notify_tick, n);
+}
+
 static int serve(const struct policy *p)
 {
+	struct notifier notifier = { 0 };
 	struct identity_resolver *ids = NULL;
 	struct selection sel = { 0 };
 	struct datapath *dp = NULL;
@@ -249,15 +281,16 @@ static int serve(const struct policy *p)
 	datapath_settings(p, root, &sel, px, &dc);
 	if ((err = datapath_start(&dc, &dp)))
 		goto cleanup;
+	notifier.px = px;
 	if ((sfd = signal_fd()) < 0 || (err = ev_add(loop, sfd, EV_READ, on_signal, NULL)) ||
-	    (err = proxy_serve(px, dp))) {
+	    (err = proxy_serve(px, dp)) || (err = start_notifier(loop, &notifier))) {
 		err = err ? err : -errno;
 		log_err("failed to start serving: %s", strerror(-err));
 		goto cleanup;
 	}
 	log_info("sluiced %s serving: cgroup root %s, %zu target%s", SLUICE_VERSION, root,
 		 p->ntargets, p->ntargets == 1 ? "" : "s");
-	sd_notify(0, "READY=1");
+	sd_notify(0, "READY=1\nSTATUS=serving 0 sessions");
 	err = ev_run(loop);
 	sd_notify(0, "STOPPING=1");
 cleanup:
