@@ -91,11 +91,37 @@ static void write_stderr(int priority, const char *message, const char *const *f
 	}
 }
 
+/* MESSAGE_ID per SLUICE_EVENT kind: what journalctl --catalog explains
+ * (packaging/sluice.catalog holds the texts; t_journal checks both agree). */
+static const struct {
+	const char *event;
+	const char *id;
+} message_ids[] = {
+	{ "session_start", "MESSAGE_ID=70002e27de594bcebf8b8a51f4eb11e3" },
+	{ "session_end", "MESSAGE_ID=95eb655ef1374581842429bcae909305" },
+	{ "session_failed", "MESSAGE_ID=95eb655ef1374581842429bcae909305" },
+	{ "session_refused", "MESSAGE_ID=b321ce13a57041c886c5d0928981da52" },
+	{ "statement", "MESSAGE_ID=8d3e3db85b5b40859389894d39a54717" },
+};
+
+static const char *message_id(const char *const *fields, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(fields[i], "SLUICE_EVENT=", 13))
+			continue;
+		for (size_t k = 0; k < sizeof(message_ids) / sizeof(message_ids[0]); k++)
+			if (!strcmp(fields[i] + 13, message_ids[k].event))
+				return message_ids[k].id;
+	}
+	return NULL;
+}
+
 void log_event(int priority, const char *message, const char *const *fields,
 	       size_t nfields)
 {
-	struct iovec iov[LOG_FIELDS_MAX + 3];
+	struct iovec iov[LOG_FIELDS_MAX + 4];
 	char msgf[1024], prio[16], ident[64];
+	const char *id;
 	size_t n = 0;
 
 	if (priority == LOG_DEBUG && !log_debug_on)
@@ -112,6 +138,8 @@ void log_event(int priority, const char *message, const char *const *fields,
 	iov[n++] = (struct iovec){ ident, strlen(ident) };
 	for (size_t i = 0; i < nfields; i++)
 		iov[n++] = (struct iovec){ (void *)fields[i], strlen(fields[i]) };
+	if ((id = message_id(fields, nfields)))
+		iov[n++] = (struct iovec){ (void *)id, strlen(id) };
 	sd_journal_sendv(iov, (int)n);
 }
 

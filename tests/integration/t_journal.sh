@@ -22,3 +22,14 @@ for want in "SLUICE_EVENT=session_start" "SLUICE_EVENT=session_end" "SYSLOG_IDEN
 	"SLUICE_BYTES_UP=13" "PRIORITY=6"; do
 	grep -qx "$want" "$WORK/journal" || fail "journal lacks $want for session $session"
 done
+
+# Each event kind has its MESSAGE_ID, and each MESSAGE_ID the agent sends
+# has its entry in the journald catalog the package installs.
+grep -qx "MESSAGE_ID=70002e27de594bcebf8b8a51f4eb11e3" "$WORK/journal" || fail "no MESSAGE_ID on session_start"
+grep -qx "MESSAGE_ID=95eb655ef1374581842429bcae909305" "$WORK/journal" || fail "no MESSAGE_ID on session_end"
+for id in $(sed -n 's/.*"MESSAGE_ID=\([0-9a-f]\{32\}\)".*/\1/p' userspace/log.c | sort -u); do
+	grep -qx -- "-- $id" packaging/sluice.catalog || fail "MESSAGE_ID $id has no catalog entry"
+done
+for id in $(sed -n 's/^-- \([0-9a-f]\{32\}\)$/\1/p' packaging/sluice.catalog); do
+	grep -q "MESSAGE_ID=$id" userspace/log.c || fail "catalog entry $id is not used"
+done

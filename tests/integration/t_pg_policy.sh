@@ -255,5 +255,7 @@ while ! journalctl --no-pager -q -o export SLUICE_IDENTITY=w1 SLUICE_DECISION=de
 done
 grep -qx "SLUICE_RULE=1" "$WORK/journal" || fail "journal lacks SLUICE_RULE=1"
 grep -qx "PRIORITY=4" "$WORK/journal" || fail "a refusal is not a warning in the journal"
+grep -qx "MESSAGE_ID=8d3e3db85b5b40859389894d39a54717" "$WORK/journal" ||
+	fail "a refusal lacks its MESSAGE_ID"
 grep -q "sekrit-$$" "$WORK/journal" "$AGENT_LOG" && fail "a statement's constant was logged"
 stop_agent
