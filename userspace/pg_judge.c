@@ -414,6 +414,9 @@ void pg_judge_classify(struct pg_judge *j, const char *text)
 {
 	int err;
 
+	/* What the cache does not keep would be classified again at Execute. */
+	if (strnlen(text, PG_JUDGE_CACHE_TEXT_MAX + 1) > PG_JUDGE_CACHE_TEXT_MAX)
+		return;
 	sql_verdict_free(&j->fresh);
 	classify(text, &j->fresh, &err);
 }

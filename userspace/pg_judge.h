@@ -79,7 +79,7 @@ bool pg_judge_changes_lexing(const struct pg_ruling *r);
 void pg_judge_sql(struct pg_judge *j, const char *text, struct pg_ruling *out);
 
 /* Classify text now (a Parse), so that judging its Executes finds it in
- * the cache. */
+ * the cache; a text too long for the cache is left to the Execute. */
 void pg_judge_classify(struct pg_judge *j, const char *text);
 
 /* A fast-path FunctionCall: judged as class admin, kind other. */

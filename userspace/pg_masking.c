@@ -3,7 +3,6 @@
 #include "pg_masking.h"
 
 #include <errno.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +49,8 @@ struct pg_masking {
 	struct seen seen[MAX_SEEN];
 	size_t nseen;
 	uint64_t functions_asked; /* generation + 1 when the function list was asked */
-	char request_prefix[32];  /* of the agent's statement and portal names */
-	uint64_t requests;        /* made so far: each request has a name of its own,
+	uint64_t requests;        /* made so far: each request has a name of its own
+				     (sluice_catalog_SESSION_N),
 				     so one whose Close was skipped after an error
 				     cannot make the next one fail */
 	/* The result now arriving. */
@@ -70,13 +69,11 @@ struct pg_masking *pg_masking_new(const struct policy *p, struct session *s, int
 	const struct policy_strv *roles = s->identity ? &s->identity->roles : NULL;
 	struct pg_masks *masks = pg_masks_new(p, s->target->name, roles, err);
 	struct pg_masking *mk;
-	uint8_t rnd[8];
 
 	if (!masks)
 		return NULL;
 	mk = calloc(1, sizeof(*mk));
-	if (!mk || !(mk->cat = pg_catalog_of((size_t)(s->target - p->targets))) ||
-	    RAND_bytes(rnd, sizeof(rnd)) != 1) {
+	if (!mk || !(mk->cat = pg_catalog_of((size_t)(s->target - p->targets)))) {
 		free(mk);
 		pg_masks_free(masks);
 		*err = -ENOMEM;
@@ -86,9 +83,6 @@ struct pg_masking *pg_masking_new(const struct policy *p, struct session *s, int
 	mk->masks = masks;
 	mk->generation = pg_catalog_generation(mk->cat);
 	mk->strongest = pg_masks_strongest(masks);
-	snprintf(mk->request_prefix, sizeof(mk->request_prefix),
-		 "sluice_catalog_%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
-		 rnd[4], rnd[5], rnd[6], rnd[7]);
 	return mk;
 }
 
@@ -297,7 +291,7 @@ static int ask_catalog(struct pg_masking *mk, struct pg_track *t, const struct s
 	len = bytes + 4096;
 	if (!(buf = malloc(len)))
 		return -ENOMEM;
-	snprintf(name, sizeof(name), "%s_%llu", mk->request_prefix,
+	snprintf(name, sizeof(name), "sluice_catalog_%s_%llu", mk->s->id,
 		 (unsigned long long)++mk->requests);
 	len = pg_catalog_request(buf, len, name, ask, nask, functions, sync);
 	err = len ? proxy_inject(mk->s, SIDE_UPSTREAM, buf, len) : -ENOBUFS;
@@ -595,6 +589,10 @@ bool pg_masking_frames(struct pg_masking *mk, const struct pg_track *t, uint8_t 
 		return mk->copy_refused;
 	if (type != 'D')
 		return false;
+	/* Mid-result (the common case, once per row): the plan says. Agent
+	 * rows never come with a plan in force: every result ends it. */
+	if (mk->plan_valid)
+		return mk->plan->any;
 	pg_track_result(t, &res);
 	if (res.agent)
 		return true;

@@ -11,7 +11,8 @@
 #        Q:SQL (Query)  H (Flush)  W (send what comes before, then wait for
 #        an ErrorResponse before sending the rest)
 # Output: ROW a|b (NULL for NULL), ERROR <sqlstate> <message>,
-#         OK <tag>, PARAM <name> <value>, READY <status>; one line each, in
+#         OK <tag>, PARAM <name> <value>, DESCRIBED (a RowDescription or
+#         NoData), READY <status>; one line each, in
 #         arrival order.
 # Reads until one ReadyForQuery per S and Q has arrived (or N, when the
 # server is to skip some), or the server closes; exit status 0 either way,
@@ -127,6 +128,8 @@ def main():
             print("ERROR %s %s" % (f.get("C", "?"), f.get("M", "")))
         elif kind == b"C":
             print("OK " + body.rstrip(b"\0").decode())
+        elif kind in (b"T", b"n"):
+            print("DESCRIBED")
         elif kind == b"S":
             name, value = body.rstrip(b"\0").split(b"\0", 1)
             print("PARAM %s %s" % (name.decode(), value.decode(errors="replace")))
