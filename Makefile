@@ -54,10 +54,11 @@ endif
 POLICY_OBJS := $(BUILD)/policy/policy.o $(BUILD)/policy/sql_names.o
 SQL_OBJS    := $(BUILD)/policy/sql_classify.o $(BUILD)/policy/sql_rules.o
 AGENT_OBJS  := $(patsubst userspace/%.c,$(BUILD)/userspace/%.o,$(wildcard userspace/*.c))
-HELPERS     := $(BUILD)/tests/sluice-testnet $(BUILD)/tests/sluice-pgq
+HELPERS     := $(BUILD)/tests/sluice-testnet $(BUILD)/tests/sluice-pgq $(BUILD)/tests/sluice-mkrec
+REPLAY_OBJS := $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/replay_*.c))
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
 
-all: $(BUILD)/sluiced $(HELPERS) $(UNIT_TESTS)
+all: $(BUILD)/sluiced $(BUILD)/sluice-replay $(HELPERS) $(UNIT_TESTS)
 
 $(BUILD)/redirect.bpf.o: bpf/redirect.bpf.c bpf/redirect.h vmlinux/$(ARCH)/vmlinux.h
 	$(call msg,BPF,$@)
@@ -80,6 +81,14 @@ $(BUILD)/%.o: %.c
 $(BUILD)/sluiced: $(AGENT_OBJS) $(POLICY_OBJS) $(SQL_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lpg_query -o $@
+
+$(BUILD)/sluice-replay: $(BUILD)/tools/sluice-replay.o $(REPLAY_OBJS) $(BUILD)/userspace/recording.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/tests/sluice-mkrec: $(BUILD)/tests/helpers/sluice-mkrec.o $(BUILD)/userspace/recording.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/tests/sluice-testnet: $(BUILD)/tests/helpers/sluice-testnet.o
 	$(call msg,LD,$@)
@@ -146,6 +155,13 @@ build-fuzz/fuzz_recording: tests/fuzz/fuzz_recording.c userspace/recording.c use
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_recording.c userspace/recording.c $(PKG_LIBS) -o $@
+
+REPLAY_FUZZ_SRCS := tests/fuzz/fuzz_replay.c tools/replay_session.c tools/replay_render.c \
+		    tools/replay_export.c tools/replay_list.c tools/replay_text.c
+build-fuzz/fuzz_replay: $(REPLAY_FUZZ_SRCS) $(wildcard tools/replay_*.h)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Itools $(REPLAY_FUZZ_SRCS) $(PKG_LIBS) -o $@
 
 build-fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c $(POLICY_SRCS) policy/policy.h
 	$(call msg,FUZZ,$@)
