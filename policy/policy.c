@@ -1019,9 +1019,12 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 	static const char *const keys[] = {
 		"listen", "listen6", "state_dir", "recordings_dir", "control_socket",
 		"bpffs", "fail", "select", "connect_timeout_ms", "setup_timeout_s", "idle_timeout_s",
-		"buffer_bytes", "max_message_bytes", "max_sessions", NULL,
+		"buffer_bytes", "max_message_bytes", "max_sessions", "record_rows",
+		"record_stream_bytes", "record_flush_ms", "on_record_failure", "retention_days",
+		NULL,
 	};
 	static const char *const fails[] = { "closed", "open", NULL };
+	static const char *const record_failures[] = { "block", "continue", NULL };
 	char path[PATH_LEN], sub[PATH_LEN], l6[INET6_ADDRSTRLEN + 16];
 	const cJSON *j = obj_field(c, root, "$", "agent", OPTIONAL, path), *sel;
 
@@ -1031,6 +1034,10 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 	a->buffer_bytes = 65536;
 	a->max_message_bytes = 1u << 20;
 	a->max_sessions = 10000;
+	a->record_rows = 100;
+	a->record_stream_bytes = 1u << 20;
+	a->record_flush_ms = 1000;
+	a->retention_days = 90;
 	default_listen("127.0.0.1:15001", &a->listen, &a->listen_len);
 	if (j) {
 		check_keys(c, j, path, keys);
@@ -1064,6 +1071,15 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 						  256u << 20, a->max_message_bytes);
 		a->max_sessions = uint_field(c, j, path, "max_sessions", 1, 1000000,
 					     a->max_sessions);
+		a->record_rows = uint_field(c, j, path, "record_rows", 0, 1000000, a->record_rows);
+		a->record_stream_bytes = uint_field(c, j, path, "record_stream_bytes", 0,
+						    1u << 30, a->record_stream_bytes);
+		a->record_flush_ms = uint_field(c, j, path, "record_flush_ms", 10, 60000,
+						a->record_flush_ms);
+		a->record_continue = enum_field(c, j, path, "on_record_failure", OPTIONAL,
+						record_failures, 0) == 1;
+		a->retention_days = uint_field(c, j, path, "retention_days", 0, 100000,
+					       a->retention_days);
 	}
 	agent_default_paths(c, a);
 }

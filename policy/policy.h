@@ -128,6 +128,16 @@ struct policy_agent {
 	unsigned max_message_bytes;        /* a protocol message the agent must
 					    * read whole, default 1 MiB */
 	unsigned max_sessions;             /* default 10000 */
+	unsigned record_rows;              /* result rows recorded per statement,
+					    * default 100 */
+	unsigned record_stream_bytes;      /* tcp bytes recorded per direction,
+					    * default 1 MiB */
+	unsigned record_flush_ms;          /* recordings reach the disk this
+					    * often, default 1000 */
+	bool record_continue;              /* "on_record_failure": "block"
+					    * (default) or "continue" */
+	unsigned retention_days;           /* recordings older are removed,
+					    * default 90; 0 = kept */
 };
 
 struct policy {

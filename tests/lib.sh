@@ -165,6 +165,23 @@ kill9_agent() {
 	AGENT_PID=""
 }
 
+# The decompressed content of every recording the agent wrote (MACs are
+# not checked: sluice-replay verify does that).
+recordings() {
+	python3 tests/helpers/slrec_dump.py "$WORK/state/recordings"
+}
+
+# Wait until a recording holds a line matching PATTERN (grep -E): sessions
+# are written at their end and every agent.record_flush_ms.
+wait_recorded() { # PATTERN [SECONDS]
+	n=$(( ${2:-10} * 20 ))
+	while ! recordings | grep -qE -- "$1"; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || return 1
+		sleep 0.05
+	done
+}
+
 count() { # FILE PATTERN: lines of FILE matching, 0 if FILE is missing
 	if [ -f "$1" ]; then grep -c -- "$2" "$1"; else echo 0; fi
 }

@@ -102,6 +102,7 @@ static const struct {
 	{ "session_failed", "MESSAGE_ID=95eb655ef1374581842429bcae909305" },
 	{ "session_refused", "MESSAGE_ID=b321ce13a57041c886c5d0928981da52" },
 	{ "statement", "MESSAGE_ID=8d3e3db85b5b40859389894d39a54717" },
+	{ "record_failed", "MESSAGE_ID=3e5be7edc36c424abc60ebbd6fcc55d4" },
 };
 
 static const char *message_id(const char *const *fields, size_t n)

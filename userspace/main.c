@@ -26,6 +26,7 @@
 #include "log.h"
 #include "policy.h"
 #include "proxy.h"
+#include "recorder.h"
 
 #define SLUICE_VERSION "0.1.0"
 
@@ -258,6 +259,7 @@ static int serve(const struct policy *p)
 	struct datapath *dp = NULL;
 	struct ev_loop *loop = NULL;
 	struct proxy *px = NULL;
+	struct recorder *rec = NULL;
 	struct datapath_config dc;
 	char root[4096];
 	int sfd = -1, err;
@@ -272,9 +274,10 @@ static int serve(const struct policy *p)
 		log_err("failed to open cgroup root %s: %s", root, strerror(-err));
 		goto cleanup;
 	}
-	if ((err = ev_loop_new(&loop)))
+	if ((err = ev_loop_new(&loop)) || (err = recorder_new(p, loop, &rec)))
 		goto cleanup;
-	err = proxy_new(&(struct proxy_config){ .policy = p, .loop = loop, .identities = ids },
+	err = proxy_new(&(struct proxy_config){ .policy = p, .loop = loop, .identities = ids,
+						.recorder = rec },
 			&px);
 	if (err)
 		goto cleanup;
@@ -295,6 +298,7 @@ static int serve(const struct policy *p)
 	sd_notify(0, "STOPPING=1");
 cleanup:
 	proxy_free(px);
+	recorder_free(rec);
 	datapath_close(dp);
 	if (p->agent.fail_open)
 		datapath_detach(p->agent.bpffs);

@@ -74,6 +74,8 @@ struct op {
 	uint8_t *reply;      /* OP_EXECUTE of a refused statement: what the job gets */
 	size_t reply_len;
 	void *tag;           /* the observer's, for a statement that runs */
+	uint32_t seq;        /* the statement this op answers (OP_EXECUTE, OP_QUERY), or 0 */
+	uint64_t started_us; /* the observer's stamp of it */
 	struct op *next;
 };
 
@@ -82,6 +84,7 @@ struct pg_track {
 	void *ctx;
 	struct names statements, portals;     /* confirmed */
 	struct op *head, *tail;               /* pending, in order */
+	uint32_t seq;                         /* statements judged so far */
 	unsigned nops;
 	size_t bytes;                         /* texts and parameters held */
 	struct pg_column *columns;            /* the latest RowDescription of a */
@@ -438,16 +441,20 @@ static int on_bind(struct pg_track *t, const struct pg_msg *m, struct pg_reader 
 
 /* A statement about to run: ask the observer; queue what the server will
  * answer (an Execute, and for Query and FunctionCall their ReadyForQuery). */
-static int run(struct pg_track *t, const struct pg_statement *st)
+static int run(struct pg_track *t, const struct pg_statement *judged)
 {
+	struct pg_statement st = *judged;
 	struct pg_outcome out = { 0 };
-	bool whole = st->path != PG_PATH_EXTENDED, refused;
+	bool whole = st.path != PG_PATH_EXTENDED, refused;
 	/* The observer may queue requests of its own, moving the message st
 	 * points into: keep the portal's name. */
-	char *portal = st->portal ? strdup(st->portal) : NULL;
-	int err = st->portal && !portal ? -ENOMEM
-		: t->obs->statement ? t->obs->statement(t->ctx, st, &out) : 0;
+	char *portal = st.portal ? strdup(st.portal) : NULL;
+	struct op *answer = NULL;
+	int err;
 
+	st.seq = t->seq + 1;
+	err = st.portal && !portal ? -ENOMEM
+	    : t->obs->statement ? t->obs->statement(t->ctx, &st, &out) : 0;
 	if (!err && out.wait) {
 		free(portal);
 		free(out.reply);
@@ -455,6 +462,7 @@ static int run(struct pg_track *t, const struct pg_statement *st)
 			t->obs->tag_free(out.tag);
 		return PG_TRACK_WAIT;
 	}
+	t->seq++;
 	refused = out.reply != NULL;
 	/* After an error in an extended request the server skips a Query or
 	 * FunctionCall without a word, up to the next Sync: queue no answer
@@ -467,17 +475,23 @@ static int run(struct pg_track *t, const struct pg_statement *st)
 		return refused ? PG_TRACK_DROP : 0;
 	}
 	if (!err && (refused || !whole) && !(err = push(t, OP_EXECUTE, NULL, portal))) {
-		t->tail->reply = out.reply;
-		t->tail->reply_len = out.reply_len;
+		answer = t->tail;
+		answer->reply = out.reply;
+		answer->reply_len = out.reply_len;
 		out.reply = NULL;
 	}
 	/* A refused one is replaced by an Execute and a real Sync. */
-	if (!err && whole)
-		err = push(t, refused ? OP_SYNC : OP_QUERY, NULL, NULL);
-	if (!err && !refused) {
+	if (!err && whole && !(err = push(t, refused ? OP_SYNC : OP_QUERY, NULL, NULL)) &&
+	    !refused)
+		answer = t->tail;
+	if (!err) {
 		/* With what its rows will answer: the Execute, or the Query. */
-		t->tail->tag = out.tag;
-		out.tag = NULL;
+		answer->seq = st.seq;
+		answer->started_us = out.started_us;
+		if (!refused) {
+			answer->tag = out.tag;
+			out.tag = NULL;
+		}
 	}
 	free(portal);
 	free(out.reply);
@@ -907,6 +921,8 @@ void pg_track_result(const struct pg_track *t, struct pg_track_result *out)
 	if (!o || o->agent)
 		return;
 	out->tag = o->tag;
+	out->seq = o->seq;
+	out->started_us = o->started_us;
 	out->running = o->kind == OP_EXECUTE || o->kind == OP_QUERY;
 	out->binding = o->kind == OP_BIND;
 	if (o->kind == OP_QUERY) {
@@ -958,6 +974,11 @@ bool pg_track_described(const struct pg_track *t, const char *portal)
 			described = true;
 	}
 	return described;
+}
+
+uint32_t pg_track_seq(const struct pg_track *t)
+{
+	return t->head && !t->head->agent ? t->head->seq : 0;
 }
 
 bool pg_track_skipping(const struct pg_track *t)

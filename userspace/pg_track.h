@@ -43,6 +43,8 @@ struct pg_param {
 };
 
 struct pg_statement {
+	uint32_t seq;          /* 1, 2, ... in the session, for statements that are
+				  answered (one waiting is numbered again) */
 	enum pg_path path;
 	const char *text;      /* the SQL; NULL when the portal is unknown */
 	const char *statement; /* prepared statement name, "" unnamed; NULL for Query */
@@ -84,6 +86,7 @@ struct pg_outcome {
 	size_t reply_len;
 	void *tag;         /* kept with the statement until it is answered, then
 			      given to tag_free(); may be NULL */
+	uint64_t started_us; /* kept with it too: when it was judged */
 	bool wait;         /* not yet: see PG_TRACK_WAIT */
 };
 
@@ -93,6 +96,8 @@ struct pg_track_result {
 	const struct pg_column *cols;
 	uint16_t n;
 	void *tag;
+	uint32_t seq;      /* the statement it answers, or 0 */
+	uint64_t started_us;
 	bool agent;        /* it answers the agent's own request */
 	bool running;      /* it answers a statement of the job that runs */
 	bool binding;      /* it answers the job's Bind (planning happens there) */
@@ -125,6 +130,10 @@ int pg_track_backend(struct pg_track *t, const struct pg_msg *m, uint8_t **reply
 
 /* What the next DataRow, CommandComplete or error from the server answers. */
 void pg_track_result(const struct pg_track *t, struct pg_track_result *out);
+
+/* The statement the next DataRow or CommandComplete answers (its seq), or
+ * 0; pg_track_result() without the columns, in constant time. */
+uint32_t pg_track_seq(const struct pg_track *t);
 
 /* Does the server now ignore requests (an error in an extended request,
  * and no Sync sent since)? The agent must not ask it anything then. */

@@ -28,7 +28,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "audit.h"
 #include "log.h"
+#include "pg_audit.h"
 #include "pg_auth.h"
 #include "pg_cancel.h"
 #include "pg_judge.h"
@@ -64,6 +66,7 @@ struct pg_state {
 	struct pg_track *track;
 	struct pg_judge *judge;
 	struct pg_masking *masking;  /* NULL: this session masks nothing */
+	struct pg_audit audit;
 	struct pg_scram *scram;
 	char password[PASSWORD_MAX];
 	uint8_t *startup;          /* the job's startup parameters */
@@ -102,61 +105,6 @@ static size_t max_message(void)
 
 /* ---------------------------------------------------------------- events */
 
-static void log_statement(struct session *s, const struct pg_statement *st)
-{
-	static const char *const paths[] = { "query", "extended", "function" };
-	char f[6][600];
-	const char *v[6];
-	size_t n = 0;
-
-	if (!log_debug_enabled())
-		return;
-	snprintf(f[n], sizeof(f[n]), "SLUICE_EVENT=statement"), v[n] = f[n], n++;
-	snprintf(f[n], sizeof(f[n]), "SLUICE_SESSION=%s", s->id), v[n] = f[n], n++;
-	snprintf(f[n], sizeof(f[n]), "SLUICE_PATH=%s", paths[st->path]), v[n] = f[n], n++;
-	if (st->path == PG_PATH_FUNCTION)
-		snprintf(f[n], sizeof(f[n]), "SLUICE_FUNCTION_OID=%u", st->function_oid);
-	else
-		snprintf(f[n], sizeof(f[n]), "SLUICE_STATEMENT=%.500s",
-			 st->text ? st->text : "(unknown portal)");
-	v[n] = f[n], n++;
-	if (st->path == PG_PATH_EXTENDED) {
-		snprintf(f[n], sizeof(f[n]), "SLUICE_PREPARED=%s SLUICE_PORTAL=%s",
-			 st->statement ? st->statement : "?", st->portal), v[n] = f[n], n++;
-		snprintf(f[n], sizeof(f[n]), "SLUICE_PARAMS=%u", st->nparams), v[n] = f[n], n++;
-	}
-	log_event(LOG_DEBUG, "statement", v, n);
-}
-
-/* A refusal, as a warning: the statement with its constants taken out
- * (they may be secrets), and who, where, which rule. */
-static void log_refusal(struct session *s, const struct pg_statement *st,
-			const struct pg_ruling *r)
-{
-	char f[9][600], text[512], msg[700];
-	const char *v[9];
-	size_t n = 0;
-
-	if (st->path == PG_PATH_FUNCTION)
-		snprintf(text, sizeof(text), "(function call, oid %u)", st->function_oid);
-	else if (!st->text || sql_normalize(st->text, text, sizeof(text)))
-		snprintf(text, sizeof(text), "(not shown: it does not parse)");
-	snprintf(f[n], sizeof(f[n]), "SLUICE_EVENT=statement"), v[n] = f[n], n++;
-	snprintf(f[n], sizeof(f[n]), "SLUICE_SESSION=%s", s->id), v[n] = f[n], n++;
-	snprintf(f[n], sizeof(f[n]), "SLUICE_IDENTITY=%s",
-		 s->identity ? s->identity->name : "-"), v[n] = f[n], n++;
-	snprintf(f[n], sizeof(f[n]), "SLUICE_TARGET=%s", s->target->name), v[n] = f[n], n++;
-	snprintf(f[n], sizeof(f[n]), "SLUICE_DECISION=%s", sql_decision_name(r->decision));
-	v[n] = f[n], n++;
-	if (r->rule >= 0)
-		snprintf(f[n], sizeof(f[n]), "SLUICE_RULE=%d", r->rule), v[n] = f[n], n++;
-	snprintf(f[n], sizeof(f[n]), "SLUICE_CLASS=%s", r->cls), v[n] = f[n], n++;
-	snprintf(f[n], sizeof(f[n]), "SLUICE_KIND=%s", r->kind), v[n] = f[n], n++;
-	snprintf(f[n], sizeof(f[n]), "SLUICE_STATEMENT=%s", text), v[n] = f[n], n++;
-	snprintf(msg, sizeof(msg), "session %s: %s", s->id, r->message);
-	log_event(LOG_WARNING, msg, v, n);
-}
-
 /* SQL PREPARE, DEALLOCATE and DISCARD share the names of protocol-level
  * statements: what a Parse made may be gone or replaced. */
 static int forget_statements(struct pg_track *t, const struct sql_verdict *v)
@@ -181,7 +129,7 @@ static int refusal(struct session *s, const struct pg_statement *st, const struc
 {
 	struct pg_builder b;
 
-	log_refusal(s, st, r);
+	pg_audit_statement(s, st, r, pg_masking_text_reveals(state(s)->masking, r->verdict));
 	out->reply = malloc(ERROR_MAX);
 	if (!out->reply)
 		return -ENOMEM;
@@ -191,6 +139,52 @@ static int refusal(struct session *s, const struct pg_statement *st, const struc
 	return b.bad ? -ENOBUFS : 0;
 }
 
+/* What an allowed statement changes in the session's state. */
+static int allowed(struct session *s, const struct pg_ruling *r)
+{
+	struct pg_state *ps = state(s);
+	int err = forget_statements(ps->track, r->verdict);
+
+	/* Its own ReadyForQuery comes after those queued now. */
+	if (!err && pg_judge_changes_lexing(r))
+		pg_judge_hold(ps->judge, pg_track_pending_ready(ps->track) + 1);
+	return err;
+}
+
+/* A statement the rules allow, in a session that masks: masking may still
+ * refuse it, or have it wait for the catalog. */
+static int masked_statement(struct session *s, const struct pg_statement *st,
+			    struct pg_ruling *r, struct pg_outcome *out)
+{
+	struct pg_state *ps = state(s);
+	/* Masking may queue requests before the Query the text points into,
+	 * moving it: what is recorded reads a copy. */
+	struct pg_statement kept = *st;
+	char *text = st->path == PG_PATH_QUERY ? strdup(st->text) : NULL;
+	int err;
+
+	if (st->path == PG_PATH_QUERY && !text)
+		return -ENOMEM;
+	if (text)
+		kept.text = text;
+	err = pg_masking_statement(ps->masking, ps->track, &kept, r->verdict, &out->tag,
+				   r->message, sizeof(r->message));
+	if (err == PG_MASKING_WAIT) {
+		out->wait = true;
+		err = 0;
+	} else if (err == PG_MASKING_REFUSE) {
+		r->decision = SQL_DENY;
+		r->rule = -1;
+		r->sqlstate = "42501";
+		err = refusal(s, &kept, r, out);
+	} else if (!err) {
+		pg_audit_statement(s, &kept, r, pg_masking_text_reveals(ps->masking, r->verdict));
+		err = allowed(s, r);
+	}
+	free(text);
+	return err;
+}
+
 /* Judge a statement about to run; a refusal becomes the ErrorResponse the
  * job gets in its place. One that runs is prepared for masking. */
 static int on_statement(void *ctx, const struct pg_statement *st, struct pg_outcome *out)
@@ -198,65 +192,18 @@ static int on_statement(void *ctx, const struct pg_statement *st, struct pg_outc
 	struct session *s = ctx;
 	struct pg_state *ps = state(s);
 	struct pg_ruling r;
-	int err = 0;
 
-	log_statement(s, st);
+	out->started_us = audit_mono_us();
 	if (st->path == PG_PATH_FUNCTION)
 		pg_judge_function_call(ps->judge, &r);
 	else /* a portal no Bind made is an SQL cursor: executing it fetches */
 		pg_judge_sql(ps->judge, st->text ? st->text : "FETCH ALL FROM c", &r);
 	if (r.decision != SQL_ALLOW)
 		return refusal(s, st, &r, out);
-	if (ps->masking) {
-		err = pg_masking_statement(ps->masking, ps->track, st, r.verdict, &out->tag,
-					   r.message, sizeof(r.message));
-		if (err == PG_MASKING_WAIT) {
-			out->wait = true;
-			return 0;
-		}
-		if (err == PG_MASKING_REFUSE) {
-			r.decision = SQL_DENY;
-			r.rule = -1;
-			r.sqlstate = "42501";
-			return refusal(s, st, &r, out);
-		}
-	}
-	if (!err)
-		err = forget_statements(ps->track, r.verdict);
-	/* Its own ReadyForQuery comes after those queued now. */
-	if (!err && pg_judge_changes_lexing(&r))
-		pg_judge_hold(ps->judge, pg_track_pending_ready(ps->track) + 1);
-	return err;
-}
-
-static void on_row_description(void *ctx, const struct pg_column *cols, uint16_t n)
-{
-	struct session *s = ctx;
-	char fields[2][1024], *p = fields[1];
-	size_t room = sizeof(fields[1]);
-	const char *v[2] = { fields[0], fields[1] };
-
-	if (!log_debug_enabled())
-		return;
-	snprintf(fields[0], sizeof(fields[0]), "SLUICE_SESSION=%s", s->id);
-	p += snprintf(p, room, "SLUICE_COLUMNS=");
-	for (uint16_t i = 0; i < n && (size_t)(p - fields[1]) < room - 80; i++)
-		p += snprintf(p, room - (size_t)(p - fields[1]), "%s%.40s:%u.%d", i ? "," : "",
-			      cols[i].name, cols[i].table_oid, cols[i].attnum);
-	log_event(LOG_DEBUG, "row description", v, 2);
-}
-
-static void on_command_complete(void *ctx, const char *tag)
-{
-	struct session *s = ctx;
-	char fields[2][128];
-	const char *v[2] = { fields[0], fields[1] };
-
-	if (!log_debug_enabled())
-		return;
-	snprintf(fields[0], sizeof(fields[0]), "SLUICE_SESSION=%s", s->id);
-	snprintf(fields[1], sizeof(fields[1]), "SLUICE_TAG=%.100s", tag);
-	log_event(LOG_DEBUG, "command complete", v, 2);
+	if (ps->masking)
+		return masked_statement(s, st, &r, out);
+	pg_audit_statement(s, st, &r, false);
+	return allowed(s, &r);
 }
 
 /* ParameterStatus: settings that decide whether statements can be judged. */
@@ -278,8 +225,6 @@ static const struct pg_observer observer = {
 	.parsed = on_parsed,
 	.statement = on_statement,
 	.tag_free = pg_masking_tag_free,
-	.row_description = on_row_description,
-	.command_complete = on_command_complete,
 };
 
 /* ---------------------------------------------------------------- errors */
@@ -301,6 +246,7 @@ static int fail(struct session *s, const char *sqlstate, const char *fmt, ...)
 	pg_put_error(&b, 'E', "FATAL", sqlstate, msg, 0);
 	state(s)->phase = PG_DONE;
 	log_warn("session %s: %s", s->id, msg);
+	audit_error(s, msg);
 	/* Inside a row still streaming to the job the error would corrupt it:
 	 * the session ends with a reset instead. */
 	if (state(s)->streaming[SIDE_UPSTREAM] || b.bad ||
@@ -528,6 +474,8 @@ static int upstream_auth(struct session *s, struct relay_buf *b, const struct pg
 			 st->auth_method ? st->auth_method : "trust",
 			 s->io[SIDE_UPSTREAM].ssl ? SSL_get_version(s->io[SIDE_UPSTREAM].ssl) : "no TLS");
 		wipe_password(st);
+		pg_audit_login(s, st->user, st->database[0] ? st->database : st->user,
+			       st->auth_method ? st->auth_method : "trust");
 		st->phase = PG_UPSTREAM_READY;
 		b->ready += m->total; /* the job's AuthenticationOk */
 		return 0;
@@ -778,10 +726,21 @@ static int send_stand_in(struct session *s, struct relay_buf *b, const struct pg
 	return o.bad ? -ENOBUFS : proxy_inject(s, SIDE_UPSTREAM, out, o.len);
 }
 
+/* A message the agent made or rewrote for the job, for the recording. */
+static void record_answer(struct session *s, const struct pg_track_result *answers,
+			  const uint8_t *msg, size_t len)
+{
+	struct pg_msg m;
+
+	if (s->rec && pg_frame(msg, len, len, &m) > 0)
+		pg_audit_answer(s, &state(s)->audit, answers, &m);
+}
+
 static int relay_message(struct session *s, enum proxy_side from, struct relay_buf *b,
 			 const struct pg_msg *m)
 {
 	struct pg_state *st = state(s);
+	struct pg_track_result answers;
 	uint8_t *reply = NULL;
 	const uint8_t *out = NULL;
 	size_t reply_len = 0, out_len = 0;
@@ -808,6 +767,8 @@ static int relay_message(struct session *s, enum proxy_side from, struct relay_b
 			note_parameter(s, m);
 		else if (m->type == 'Z')
 			pg_judge_ready(st->judge);
+		if (s->rec)
+			pg_track_result(st->track, &answers);
 		if (st->masking) {
 			masked = pg_masking_backend(st->masking, st->track, m, &out, &out_len);
 			if (masked < 0)
@@ -829,14 +790,20 @@ static int relay_message(struct session *s, enum proxy_side from, struct relay_b
 		}
 		if (err == PG_TRACK_REPLACE) {
 			relay_drop(b, m->total);
+			record_answer(s, &answers, reply, reply_len);
 			err = proxy_inject(s, SIDE_CLIENT, reply, reply_len);
 			free(reply);
 			return err;
 		}
 		if (!err && masked != PG_MASKING_PASS) {
 			relay_drop(b, m->total);
-			return masked == PG_MASKING_DROP ? 0 : proxy_inject(s, SIDE_CLIENT, out, out_len);
+			if (masked == PG_MASKING_DROP)
+				return 0;
+			record_answer(s, &answers, out, out_len);
+			return proxy_inject(s, SIDE_CLIENT, out, out_len);
 		}
+		if (!err && s->rec)
+			pg_audit_answer(s, &st->audit, &answers, m);
 	}
 	if (err)
 		return err == -ENOMEM ? err : violation(s, from, err == -ENOSPC ?
@@ -864,6 +831,24 @@ static bool pass_streaming(struct session *s, enum proxy_side from, struct relay
 	b->ready += now;
 	st->streaming[from] = total - now;
 	return true;
+}
+
+/* Rows that masking must rewrite, that answer the agent, or that go into
+ * the recording are read whole; the rest stream. */
+static bool read_whole(struct session *s, const struct relay_buf *b)
+{
+	struct pg_state *st = state(s);
+	const uint8_t *p = b->data + b->ready;
+	size_t avail = b->len - b->ready;
+
+	if (st->masking && pg_masking_frames(st->masking, st->track, p[0]))
+		return true;
+	if (p[0] != 'D' || !s->rec)
+		return false;
+	if (avail < 5)
+		return true; /* its length is not known yet: wait for it */
+	return pg_audit_frames_row(&st->audit, s, pg_track_seq(st->track),
+				   ((size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4]) + 1);
 }
 
 static int upstream_message(struct session *s, struct relay_buf *b, const struct pg_msg *m)
@@ -923,11 +908,7 @@ static int step(struct session *s, enum proxy_side from, struct relay_buf *b)
 		r = upstream_ssl_answer(s, b);
 		return r < 0 ? r : 1;
 	}
-	/* Rows that masking must rewrite, or that answer the agent, are read
-	 * whole; the rest stream. */
-	if (st->phase == PG_RELAY &&
-	    !(from == SIDE_UPSTREAM && st->masking &&
-	      pg_masking_frames(st->masking, st->track, b->data[b->ready])) &&
+	if (st->phase == PG_RELAY && !(from == SIDE_UPSTREAM && read_whole(s, b)) &&
 	    pass_streaming(s, from, b))
 		return 1;
 	return framed(s, from, b);
@@ -996,6 +977,7 @@ static int pg_open(struct session *s)
 		free(st);
 		return -ENOMEM;
 	}
+	pg_audit_init(&st->audit, s);
 	s->proto_state = st;
 	return 0;
 }

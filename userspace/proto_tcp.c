@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* proto_tcp: the byte-exact relay. The core logs its start, bytes each way
- * and duration; there is nothing to parse. */
+ * and duration; the recording gets the bytes themselves, up to a bound;
+ * there is nothing to parse. */
+#include "audit.h"
 #include "proto.h"
 
 static int tcp_open(struct session *s)
@@ -11,8 +13,7 @@ static int tcp_open(struct session *s)
 
 static int tcp_received(struct session *s, enum proxy_side from, struct relay_buf *buf)
 {
-	(void)s;
-	(void)from;
+	audit_stream(s, from, buf->data + buf->ready, buf->len - buf->ready);
 	buf->ready = buf->len;
 	return 0;
 }

@@ -15,9 +15,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "datapath.h"
 #include "log.h"
 #include "policy.h"
+#include "recorder.h"
 #include "relay.h"
 
 #define ACCEPT_BATCH 128
@@ -31,6 +33,7 @@ struct proxy {
 	struct ev_loop *loop;
 	struct datapath *datapath;
 	struct identity_resolver *identities;
+	struct recorder *recorder;
 	int listen_fd[2];       /* IPv4, IPv6 (or -1) */
 	int spare_fd;           /* given up to accept and refuse when out of fds */
 	unsigned nsessions;
@@ -48,7 +51,7 @@ static const char *side_name(enum proxy_side side)
 	return side == SIDE_CLIENT ? "client" : "upstream";
 }
 
-static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t size)
+void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t size)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
@@ -108,58 +111,6 @@ static void no_delay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-/* journald fields of a session, with the identity facts. */
-struct event_fields {
-	char buf[24][600];
-	const char *v[24];
-	size_t n;
-};
-
-static void field(struct event_fields *ef, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void field(struct event_fields *ef, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ef->n >= sizeof(ef->buf) / sizeof(ef->buf[0]))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(ef->buf[ef->n], sizeof(ef->buf[0]), fmt, ap);
-	va_end(ap);
-	ef->v[ef->n] = ef->buf[ef->n];
-	ef->n++;
-}
-
-static void session_fields(const struct session *s, const char *event,
-			   struct event_fields *ef)
-{
-	const struct identity_facts *f = &s->facts;
-	char dst[80];
-
-	format_addr(&s->dst, dst, sizeof(dst));
-	ef->n = 0;
-	field(ef, "SLUICE_EVENT=%s", event);
-	field(ef, "SLUICE_SESSION=%s", s->id);
-	field(ef, "SLUICE_IDENTITY=%s", s->identity ? s->identity->name : "-");
-	field(ef, "SLUICE_TARGET=%s", s->target ? s->target->name : "-");
-	field(ef, "SLUICE_DST=%s", dst);
-	field(ef, "SLUICE_CGROUP=%s", f->cgroup[0] ? f->cgroup : "-");
-	if (f->unit[0])
-		field(ef, "SLUICE_UNIT=%s", f->unit);
-	if (f->container[0])
-		field(ef, "SLUICE_CONTAINER=%s", f->container);
-	field(ef, "SLUICE_UID=%u", f->uid);
-	field(ef, "SLUICE_USER=%s", f->user[0] ? f->user : "-");
-	field(ef, "SLUICE_PID=%u", f->tgid);
-	field(ef, "SLUICE_TID=%u", f->pid);
-	field(ef, "SLUICE_GID=%u", f->gid);
-	field(ef, "SLUICE_EXE=%s", f->exe[0] ? f->exe : "-");
-	field(ef, "SLUICE_COMM=%s", f->comm);
-	if (s->rule >= 0)
-		field(ef, "SLUICE_RULE=%d", s->rule);
-}
-
 static void session_free(struct session *s)
 {
 	/* Injected credentials passed through these buffers. */
@@ -184,19 +135,8 @@ static struct session_list *timed_list(struct session *s)
 static void session_end(struct session *s, const char *reason, bool reset)
 {
 	struct proxy *px = s->proxy;
-	struct event_fields ef;
-	char msg[256];
-	uint64_t ms = ev_now_ms() - s->start_ms;
 
-	session_fields(s, s->connecting ? "session_failed" : "session_end", &ef);
-	field(&ef, "SLUICE_REASON=%s", reason);
-	field(&ef, "SLUICE_BYTES_UP=%" PRIu64, s->bytes_in[SIDE_CLIENT]);
-	field(&ef, "SLUICE_BYTES_DOWN=%" PRIu64, s->bytes_in[SIDE_UPSTREAM]);
-	field(&ef, "SLUICE_DURATION_MS=%" PRIu64, ms);
-	snprintf(msg, sizeof(msg), "session %s %s: %s", s->id,
-		 s->connecting ? "failed" : "end", reason);
-	log_event(s->connecting ? LOG_WARNING : LOG_INFO, msg, ef.v, ef.n);
-
+	audit_session_end(s, reason);
 	if (s->proto && !s->connecting && s->proto->close)
 		s->proto->close(s);
 	for (int i = 0; i < 2; i++) {
@@ -352,6 +292,8 @@ static int drive_handshake(struct session *s, enum proxy_side side)
 {
 	int r = transport_handshake(&s->io[side]);
 
+	if (r > 0)
+		audit_tls(s, side);
 	if (r == 0 || !s->proto->tls_done)
 		return r < 0 ? r : 0;
 	return s->proto->tls_done(s, side, r < 0 ? s->io[side].error : NULL);
@@ -371,6 +313,11 @@ static void session_relay(struct session *s, enum proxy_side side, unsigned even
 {
 	int err = 0;
 
+	/* Nothing more passes that could not be recorded. */
+	if (recorder_failed(s->rec)) {
+		session_end(s, "its recording cannot be written (agent.on_record_failure: block)", true);
+		return;
+	}
 	if (s->io[side].state == TRANSPORT_TLS_HANDSHAKE)
 		err = drive_handshake(s, side);
 	/* A TLS side may need a write to read and the reverse: try both. */
@@ -452,8 +399,6 @@ void proxy_finish(struct session *s, const char *reason)
 static void session_connected(struct session *s)
 {
 	struct proxy *px = s->proxy;
-	struct event_fields ef;
-	char msg[128];
 	socklen_t len = sizeof(int);
 	int soerr = 0, err;
 
@@ -471,10 +416,6 @@ static void session_connected(struct session *s)
 	s->established = !s->proto->sets_up;
 	TAILQ_INSERT_TAIL(timed_list(s), s, timed);
 	s->active_ms = ev_now_ms();
-	session_fields(s, "session_start", &ef);
-	field(&ef, "SLUICE_PROTOCOL=%s", s->proto->name);
-	snprintf(msg, sizeof(msg), "session %s start", s->id);
-	log_event(LOG_INFO, msg, ef.v, ef.n);
 	err = s->proto->open(s);
 	if (err) {
 		session_end(s, "protocol module refused the session", true);
@@ -513,17 +454,9 @@ static int upstream_connect(struct session *s)
 	return ev_add(s->proxy->loop, fd, EV_WRITE, session_io, s);
 }
 
-static void refuse(struct proxy *px, int fd, const struct session *s, const char *reason)
+static void refuse(int fd, const struct session *s, const char *reason)
 {
-	struct event_fields ef;
-	char msg[256];
-
-	session_fields(s, "session_refused", &ef);
-	field(&ef, "SLUICE_DECISION=deny");
-	field(&ef, "SLUICE_REASON=%s", reason);
-	snprintf(msg, sizeof(msg), "refused connection: %s", reason);
-	log_event(LOG_WARNING, msg, ef.v, ef.n);
-	(void)px;
+	audit_refused(s, reason);
 	close_reset(fd);
 }
 
@@ -639,8 +572,10 @@ static void accept_one(struct proxy *px, int fd)
 		return;
 	}
 	why = admit(px, s, &o);
+	if (!why && audit_session_start(s, px->recorder))
+		why = "its recording cannot be written (agent.on_record_failure: block)";
 	if (why) {
-		refuse(px, fd, s, why);
+		refuse(fd, s, why);
 		session_free(s);
 		return;
 	}
@@ -760,6 +695,7 @@ int proxy_new(const struct proxy_config *cfg, struct proxy **out)
 	px->policy = cfg->policy;
 	px->loop = cfg->loop;
 	px->identities = cfg->identities;
+	px->recorder = cfg->recorder;
 	px->listen_fd[0] = px->listen_fd[1] = -1;
 	TAILQ_INIT(&px->sessions);
 	TAILQ_INIT(&px->connecting);
@@ -769,14 +705,14 @@ int proxy_new(const struct proxy_config *cfg, struct proxy **out)
 		px->next_id = (uint64_t)ev_now_ms() << 20;
 	px->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-	format_addr(&a->listen, where, sizeof(where));
+	sockaddr_format(&a->listen, where, sizeof(where));
 	err = listen_on(&a->listen, a->listen_len, &px->listen_fd[0]);
 	if (err) {
 		log_err("failed to listen on %s: %s", where, strerror(-err));
 		proxy_free(px);
 		return err;
 	}
-	format_addr(&a->listen6, where, sizeof(where));
+	sockaddr_format(&a->listen6, where, sizeof(where));
 	err = listen_on(&a->listen6, a->listen6_len, &px->listen_fd[1]);
 	if (err)
 		log_warn("no IPv6 listener on %s (%s): IPv6 targets will be refused",
@@ -819,6 +755,7 @@ void proxy_free(struct proxy *px)
 	for (size_t i = 0; i < NMODULES; i++)
 		if (modules[i]->fini)
 			modules[i]->fini();
+	audit_fini();
 	free(px);
 }
 
@@ -831,4 +768,9 @@ void proxy_listen_fds(const struct proxy *px, int fds[2])
 unsigned proxy_session_count(const struct proxy *px)
 {
 	return px->nsessions;
+}
+
+const struct policy *proxy_policy(const struct proxy *px)
+{
+	return px->policy;
 }

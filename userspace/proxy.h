@@ -30,6 +30,7 @@ struct policy;
 struct policy_identity;
 struct policy_target;
 struct proxy;
+struct recorder;
 
 /* What a protocol module may read about its session. */
 struct session {
@@ -51,6 +52,9 @@ struct session {
 	bool connecting;
 	bool established;                      /* the module's setup is done */
 	uint64_t bytes_in[2];                  /* received from side i */
+	struct session_rec *rec;               /* its recording, or NULL */
+	uint64_t stream_recorded[2];           /* tcp bytes from side i recorded */
+	uint64_t stream_left_out;              /* and not recorded, past the bound */
 	uint64_t start_ms, active_ms;
 	TAILQ_ENTRY(session) all;
 	TAILQ_ENTRY(session) timed;            /* connect or idle deadline */
@@ -60,6 +64,7 @@ struct proxy_config {
 	const struct policy *policy;
 	struct ev_loop *loop;
 	struct identity_resolver *identities;
+	struct recorder *recorder;             /* or NULL: nothing recorded */
 };
 
 /* Bind and listen on the policy's listen addresses (IPv6 optional). */
@@ -75,5 +80,10 @@ void proxy_free(struct proxy *px);
 void proxy_listen_fds(const struct proxy *px, int fds[2]);
 
 unsigned proxy_session_count(const struct proxy *px);
+
+const struct policy *proxy_policy(const struct proxy *px);
+
+/* "ip:port" or "[ip6]:port". */
+void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t size);
 
 #endif

@@ -30,6 +30,8 @@ struct recording {
 	uint8_t key[RECORDING_KEY_BYTES];
 	uint8_t mac[MAC_BYTES];   /* of the last chunk written */
 	uint32_t seq;             /* of the next chunk */
+	off_t size;               /* of the file: where the next chunk starts */
+	bool broken;              /* a partial chunk could not be taken back */
 	unsigned events;          /* written so far */
 	unsigned pending_events;
 	char *pending;            /* JSON lines not yet in a chunk */
@@ -93,10 +95,13 @@ static int write_all(int fd, const struct iovec *iov, int n)
 static int write_chunk(struct recording *r, enum chunk_type type, const void *raw, size_t len)
 {
 	uLongf clen = compressBound((uLong)len);
-	uint8_t *chunk = malloc(HEAD_BYTES + clen), mac[MAC_BYTES];
+	uint8_t *chunk, mac[MAC_BYTES];
 	struct iovec iov[2];
 	int err;
 
+	if (r->broken)
+		return -EIO;
+	chunk = malloc(HEAD_BYTES + clen);
 	if (!chunk)
 		return -ENOMEM;
 	if (compress2(chunk + HEAD_BYTES, &clen, raw, (uLong)len, 6) != Z_OK) {
@@ -115,8 +120,13 @@ static int write_chunk(struct recording *r, enum chunk_type type, const void *ra
 	iov[1] = (struct iovec){ mac, MAC_BYTES };
 	err = write_all(r->fd, iov, 2);
 	free(chunk);
+	/* A chunk written in part (the disk filled) is taken back: the file
+	 * stays whole up to its last chunk, and the next write may succeed. */
+	if (err && ftruncate(r->fd, r->size))
+		r->broken = true;
 	if (err)
 		return err;
+	r->size += HEAD_BYTES + clen + MAC_BYTES;
 	memcpy(r->mac, mac, MAC_BYTES);
 	r->seq++;
 	return 0;

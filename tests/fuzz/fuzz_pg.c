@@ -9,23 +9,30 @@
  * core's services are provided here with the same buffer semantics
  * (relay.c); TLS is not negotiated: a handshake completes at once. The
  * policy judges statements and masks columns, so the server's bytes also
- * reach masking and the catalog reader.
+ * reach masking and the catalog reader, and every session is recorded
+ * (the file is removed after each input).
  */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit.h"
+#include "ev.h"
 #include "log.h"
 #include "policy.h"
 #include "proto.h"
 #include "proxy.h"
+#include "recorder.h"
 #include "relay.h"
 
 #define CAP 4096
 
 static struct policy *policy;
+static struct ev_loop *loop;
+static struct recorder *recorder;
 static char state_dir[] = "/tmp/sluice-fuzz-pg.XXXXXX";
 
 /* The core's services, as proxy.c gives them. */
@@ -51,6 +58,18 @@ void proxy_finish(struct session *s, const char *reason)
 	s->finishing = reason;
 }
 
+const struct policy *proxy_policy(const struct proxy *px)
+{
+	(void)px;
+	return policy;
+}
+
+void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+	(void)ss;
+	snprintf(buf, size, "127.0.0.2:5432");
+}
+
 /* Logging goes nowhere: the fuzzer's output stays readable. */
 void log_event(int priority, const char *message, const char *const *fields, size_t n)
 {
@@ -67,17 +86,20 @@ int log_debug_enabled(void)
 	return 1;
 }
 
-/* Leave nothing in /tmp: the password file and the agent's certificate. */
+static int remove_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb, (void)type, (void)ftw;
+	return remove(path) ? -1 : 0;
+}
+
+/* Leave nothing in /tmp: the password file, the agent's certificate and
+ * keys, the recordings folder. */
 static void remove_state(void)
 {
-	static const char *const files[] = { "pw", "mask.key", "tls/agent.crt", "tls/agent.key",
-					     "tls/ca.crt", "tls", "" };
-	char path[512];
-
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", state_dir, files[i]);
-		remove(path);
-	}
+	recorder_free(recorder);
+	ev_loop_free(loop);
+	audit_fini();
+	nftw(state_dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static void setup(void)
@@ -108,7 +130,8 @@ static void setup(void)
 		 "    { \"column_regex\": \"^secret\", \"with\": \"partial\" } ] } ] }",
 		 state_dir, pw);
 	policy = policy_parse(json, strlen(json), &errs);
-	if (!policy || proto_postgres.init(policy))
+	if (!policy || proto_postgres.init(policy) || ev_loop_new(&loop) ||
+	    recorder_new(policy, loop, &recorder))
 		abort();
 }
 
@@ -122,11 +145,13 @@ static void drain(struct relay_buf *b)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t bufs[2][CAP];
+	static unsigned long long runs;
 	struct session s = { .target = NULL };
+	char path[4096];
 
 	if (!policy)
 		setup();
-	snprintf(s.id, sizeof(s.id), "fuzz");
+	snprintf(s.id, sizeof(s.id), "%016llx", runs++);
 	s.target = &policy->targets[0];
 	s.identity = &policy->identities[0];
 	s.proto = &proto_postgres;
@@ -135,8 +160,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s.io[i].fd = -1;
 		s.buf[i] = (struct relay_buf){ .data = bufs[i], .cap = CAP };
 	}
-	if (proto_postgres.open(&s))
+	s.proxy = NULL;
+	s.rule = -1;
+	if (recorder_open(recorder, s.id, &s.rec))
+		abort();
+	snprintf(path, sizeof(path), "%s", recorder_path(s.rec));
+	if (proto_postgres.open(&s)) {
+		audit_session_end(&s, "fuzz");
+		unlink(path);
 		return 0;
+	}
 	while (size > 0 && !s.finishing) {
 		enum proxy_side side = data[0] & 1 ? SIDE_UPSTREAM : SIDE_CLIENT;
 		size_t n = data[0] >> 1, room;
@@ -157,5 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		drain(&s.buf[1]);
 	}
 	proto_postgres.close(&s);
+	audit_session_end(&s, "fuzz");
+	unlink(path);
 	return 0;
 }

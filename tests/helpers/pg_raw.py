@@ -6,7 +6,8 @@
 #
 #   pg_raw.py [--ready=N] HOST PORT STEP...
 #
-# Steps: P:NAME:SQL (Parse)  B:PORTAL:STATEMENT (Bind, no parameters, text)
+# Steps: P:NAME:SQL (Parse)  B:PORTAL:STATEMENT[:VALUE...] (Bind, text
+#        parameters, text results)
 #        E:PORTAL (Execute)  D:P:PORTAL or D:S:NAME (Describe)  S (Sync)
 #        Q:SQL (Query)  H (Flush)  W (send what comes before, then wait for
 #        an ErrorResponse before sending the rest)
@@ -36,8 +37,10 @@ def build(step):
         name, _, sql = rest.partition(":")
         return message(b"P", cstr(name) + cstr(sql) + b"\0\0")
     if kind == "B":
-        portal, _, stmt = rest.partition(":")
-        return message(b"B", cstr(portal) + cstr(stmt) + b"\0\0\0\0\0\0")
+        portal, stmt, *values = rest.split(":")
+        params = b"".join(struct.pack("!i", len(v.encode())) + v.encode() for v in values)
+        return message(b"B", cstr(portal) + cstr(stmt) + b"\0\0" +
+                       struct.pack("!h", len(values)) + params + b"\0\0")
     if kind == "E":
         return message(b"E", cstr(rest) + b"\0\0\0\0")
     if kind == "D":

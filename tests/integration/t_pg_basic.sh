@@ -63,13 +63,13 @@ in_cgroup "/$TAG" env PGPASSWORD=x "$PGBIN/pgbench" -h 127.0.0.2 -p "$PGPORT" -U
 	-M extended -f /dev/stdin orders <<'SQL' >/dev/null || fail "pgbench extended failed"
 select id, secret as s from t where id = 1 + 0 * :client_id;
 SQL
-grep -q "statement SLUICE_EVENT=statement .*SLUICE_PATH=query SLUICE_STATEMENT=insert into t values (1, 'x')" "$AGENT_LOG" ||
+# Each is in the session's recording.
+wait_recorded '"path":"query","text":"insert into t values \(1, '"'x'"'\)"' ||
 	fail "no event for the simple query"
-grep -q "SLUICE_PATH=extended SLUICE_STATEMENT=select id, secret as s from t where id = 1 + 0 \* \$1;\? SLUICE_PREPARED= SLUICE_PORTAL= SLUICE_PARAMS=1" "$AGENT_LOG" ||
+wait_recorded '"path":"extended","text":"select id, secret as s from t where id = 1 \+ 0 \* \$1;?","params":\["[0-9]+"\],"prepared":"","portal":"","decision":"allow"' ||
 	fail "no event for the extended query"
-grep -q "row description SLUICE_SESSION=.* SLUICE_COLUMNS=id:[1-9][0-9]*.1,s:[1-9][0-9]*.2" "$AGENT_LOG" ||
-	fail "no row description with table and column numbers"
-grep -q "command complete .*SLUICE_TAG=INSERT 0 1" "$AGENT_LOG" || fail "no command tag"
+wait_recorded '"ev":"columns",.*"names":\["id","s"\]' || fail "no result columns"
+wait_recorded '"ev":"result",.*"tag":"INSERT 0 1","rows":1,' || fail "no command tag"
 # The statement a portal runs is the one the server accepted: a second
 # Parse of the same name that the server rejects changes nothing.
 PY=$(command -v python3) || fail "python3 not found"
@@ -93,7 +93,8 @@ assert b"E" in until_ready(), "the duplicate Parse was not refused"
 send(b"B", b"\0s1\0\0\0\0\0\0\0"); send(b"E", b"\0\0\0\0\0"); send(b"S", b"")
 print(until_ready())
 PYEOF
-grep -q "SLUICE_PATH=extended SLUICE_STATEMENT=select 1 as really_ran SLUICE_PREPARED=s1" "$AGENT_LOG" ||
-	fail "the executed statement was not logged as the one the server ran"
-grep -q "what_the_log_says SLUICE_PREPARED" "$AGENT_LOG" && fail "a rejected Parse was taken as the statement"
+wait_recorded '"path":"extended","text":"select 1 as really_ran","params":\[\],"prepared":"s1"' ||
+	fail "the executed statement was not recorded as the one the server ran"
+recordings | grep -q '"text":"select 2 as what_the_log_says"' &&
+	fail "a rejected Parse was taken as the statement"
 stop_agent

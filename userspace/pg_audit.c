@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: Apache-2.0
+/* pg_audit: PostgreSQL events for journald and the recording. See pg_audit.h. */
+#include "pg_audit.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "json_out.h"
+#include "log.h"
+#include "policy.h"
+#include "proxy.h"
+#include "sql_classify.h"
+
+#define TEXT_MAX  (64u << 10) /* bytes of a statement's text recorded */
+#define VALUE_MAX 1024        /* bytes of one parameter or row value */
+
+static const char *const path_names[] = { "query", "extended", "function" };
+
+void pg_audit_init(struct pg_audit *a, const struct session *s)
+{
+	*a = (struct pg_audit){ .bound = proxy_policy(s->proxy)->agent.record_rows };
+}
+
+void pg_audit_login(struct session *s, const char *user, const char *database,
+		    const char *auth)
+{
+	struct json_out *j = audit_begin(s, "login");
+
+	if (!j)
+		return;
+	json_out_str(j, "user", user);
+	json_out_str(j, "database", database);
+	json_out_str(j, "upstream_user", s->target->cred_user ? s->target->cred_user : "");
+	json_out_str(j, "auth", auth);
+	audit_commit(s);
+}
+
+/* The statement with its constants replaced: what may be shown of a
+ * statement whose literals could be secrets. */
+static const char *normalized(const struct pg_statement *st, char *buf, size_t size)
+{
+	if (st->path == PG_PATH_FUNCTION)
+		snprintf(buf, size, "(function call, oid %u)", st->function_oid);
+	else if (!st->text || sql_normalize(st->text, buf, size))
+		return NULL;
+	return buf;
+}
+
+/* journald: one entry per decision. Refusals are warnings and name the
+ * statement normalized; an allowed one says what it does, not its text. */
+static void journal_statement(struct session *s, const struct pg_statement *st,
+			      const struct pg_ruling *r)
+{
+	const struct sql_verdict *v = r->verdict;
+	struct audit_fields f;
+	char text[512], msg[700];
+	bool allowed = r->decision == SQL_ALLOW;
+
+	audit_fields_of(s, "statement", &f);
+	audit_field(&f, "SLUICE_DECISION=%s", sql_decision_name(r->decision));
+	if (r->rule >= 0 && !allowed)
+		audit_field(&f, "SLUICE_RULE=%d", r->rule);
+	audit_field(&f, "SLUICE_SEQ=%" PRIu32, st->seq);
+	audit_field(&f, "SLUICE_CLASS=%s", r->cls);
+	audit_field(&f, "SLUICE_KIND=%s", r->kind);
+	if (v && v->n && v->stmts[0].ntables) {
+		char *p = f.buf[AUDIT_FIELDS_MAX - 1];
+		size_t room = sizeof(f.buf[0]), len = 0;
+
+		len += (size_t)snprintf(p, room, "SLUICE_TABLES=");
+		for (size_t i = 0; i < v->n && len < room; i++)
+			for (size_t k = 0; k < v->stmts[i].ntables && len < room; k++)
+				len += (size_t)snprintf(p + len, room - len, "%s%s",
+							len > 14 ? "," : "", v->stmts[i].tables[k]);
+		audit_field(&f, "%s", p);
+	}
+	if (allowed) {
+		snprintf(msg, sizeof(msg), "session %s: %s allowed", s->id, r->kind);
+		log_event(LOG_INFO, msg, f.v, f.n);
+		return;
+	}
+	audit_field(&f, "SLUICE_STATEMENT=%s",
+		    normalized(st, text, sizeof(text)) ?: "(not shown: it does not parse)");
+	snprintf(msg, sizeof(msg), "session %s: %s", s->id, r->message);
+	log_event(LOG_WARNING, msg, f.v, f.n);
+}
+
+static void record_tables(struct json_out *j, const struct sql_verdict *v)
+{
+	json_out_open(j, "tables", '[');
+	for (size_t i = 0; v && i < v->n; i++)
+		for (size_t k = 0; k < v->stmts[i].ntables; k++)
+			json_out_str(j, NULL, v->stmts[i].tables[k]);
+	json_out_close(j);
+}
+
+static void record_text(struct json_out *j, const struct pg_statement *st, bool withhold)
+{
+	static char norm[TEXT_MAX];
+
+	if (st->path == PG_PATH_FUNCTION) {
+		json_out_uint(j, "function_oid", st->function_oid);
+	} else if (!withhold) {
+		if (st->text)
+			json_out_bytes(j, "text", st->text, strlen(st->text), TEXT_MAX);
+	} else if (normalized(st, norm, sizeof(norm))) {
+		json_out_str(j, "text", norm);
+		json_out_bool(j, "normalized", true);
+	} else {
+		json_out_bool(j, "text_withheld", true);
+	}
+	if (st->path != PG_PATH_EXTENDED && st->path != PG_PATH_FUNCTION)
+		return;
+	if (withhold && st->nparams) {
+		json_out_bool(j, "params_masked", true);
+		return;
+	}
+	json_out_open(j, "params", '[');
+	for (uint16_t i = 0; i < st->nparams; i++) {
+		const struct pg_param *p = &st->params[i];
+
+		if (p->len < 0)
+			json_out_null(j, NULL);
+		else if (p->format == 1)
+			json_out_hex(j, NULL, p->value, (size_t)p->len, VALUE_MAX);
+		else
+			json_out_bytes(j, NULL, p->value, (size_t)p->len, VALUE_MAX);
+	}
+	json_out_close(j);
+}
+
+void pg_audit_statement(struct session *s, const struct pg_statement *st,
+			const struct pg_ruling *r, bool withhold)
+{
+	struct json_out *j;
+
+	journal_statement(s, st, r);
+	if (!(j = audit_begin(s, "statement")))
+		return;
+	json_out_uint(j, "seq", st->seq);
+	json_out_str(j, "path", path_names[st->path]);
+	record_text(j, st, withhold);
+	if (st->path == PG_PATH_EXTENDED) {
+		if (st->statement)
+			json_out_str(j, "prepared", st->statement);
+		json_out_str(j, "portal", st->portal);
+	}
+	json_out_str(j, "decision", sql_decision_name(r->decision));
+	if (r->rule >= 0)
+		json_out_int(j, "rule", r->rule);
+	json_out_str(j, "class", r->cls);
+	json_out_str(j, "kind", r->kind);
+	record_tables(j, r->verdict);
+	if (r->decision != SQL_ALLOW)
+		json_out_str(j, "reason", r->message);
+	audit_commit(s);
+}
+
+/* A new statement's answer starts: its own row budget. */
+static void answering(struct pg_audit *a, uint32_t seq)
+{
+	if (seq == a->seq)
+		return;
+	a->seq = seq;
+	a->rows = 0;
+	a->result_rows = 0;
+	a->skipped = false;
+}
+
+bool pg_audit_frames_row(struct pg_audit *a, const struct session *s, uint32_t seq,
+			 size_t len)
+{
+	if (!s->rec || !seq)
+		return false;
+	answering(a, seq);
+	if (a->rows >= a->bound)
+		return false;
+	/* A larger row streams by unread, counted as left out. */
+	if (len > PG_AUDIT_ROW_MAX) {
+		a->skipped = true;
+		return false;
+	}
+	return true;
+}
+
+static void record_columns(struct session *s, const struct pg_track_result *res,
+			   const struct pg_msg *m)
+{
+	struct pg_reader r = pg_reader_of(m);
+	int16_t n = pg_get_i16(&r);
+	struct json_out *j;
+
+	if (r.bad || !(j = audit_begin(s, "columns")))
+		return;
+	if (res->seq && res->running)
+		json_out_uint(j, "seq", res->seq);
+	json_out_open(j, "names", '[');
+	for (int16_t i = 0; i < n && !r.bad; i++) {
+		const char *name = pg_get_str(&r);
+
+		pg_get_bytes(&r, 18); /* table, attnum, type, size, modifier, format */
+		if (!r.bad)
+			json_out_str(j, NULL, name);
+	}
+	json_out_close(j);
+	audit_commit(s);
+}
+
+static void record_row(struct session *s, struct pg_audit *a, const struct pg_track_result *res,
+		       const struct pg_msg *m)
+{
+	struct pg_reader r = pg_reader_of(m);
+	int16_t n = pg_get_i16(&r);
+	struct json_out *j;
+
+	if (a->rows >= a->bound || r.bad || !(j = audit_begin(s, "row")))
+		return;
+	a->rows++;
+	a->result_rows++;
+	json_out_uint(j, "seq", res->seq);
+	json_out_open(j, "values", '[');
+	for (int16_t i = 0; i < n && !r.bad; i++) {
+		int32_t len = pg_get_i32(&r);
+		const uint8_t *v = len > 0 ? pg_get_bytes(&r, (size_t)len) : NULL;
+		bool binary = res->cols && i < res->n && res->cols[i].format == 1;
+
+		if (len < 0)
+			json_out_null(j, NULL);
+		else if (r.bad)
+			break;
+		else if (binary)
+			json_out_hex(j, NULL, v, (size_t)len, VALUE_MAX);
+		else
+			json_out_bytes(j, NULL, v ? (const char *)v : "", (size_t)len, VALUE_MAX);
+	}
+	json_out_close(j);
+	audit_commit(s);
+}
+
+/* The count a command tag ends with ("SELECT 3", "INSERT 0 3"), or -1. */
+static int64_t tag_rows(const char *tag)
+{
+	const char *sp = strrchr(tag, ' ');
+	char *end;
+	long long n;
+
+	if (!sp || !sp[1])
+		return -1;
+	n = strtoll(sp + 1, &end, 10);
+	return *end || n < 0 ? -1 : n;
+}
+
+static void record_result(struct session *s, struct pg_audit *a,
+			  const struct pg_track_result *res, const struct pg_msg *m)
+{
+	struct json_out *j = audit_begin(s, "result");
+	uint64_t now = audit_mono_us();
+
+	if (!j)
+		return;
+	json_out_uint(j, "seq", res->seq);
+	if (m->type == 'C') {
+		struct pg_reader r = pg_reader_of(m);
+		const char *tag = pg_get_str(&r);
+		int64_t rows = r.bad ? -1 : tag_rows(tag);
+
+		json_out_str(j, "tag", r.bad ? "" : tag);
+		if (rows >= 0)
+			json_out_int(j, "rows", rows);
+		/* Past the bound, and rows too large, stream by unread: the
+		 * tag counts them. */
+		if (((a->bound && a->rows >= a->bound) || a->skipped) &&
+		    rows > (int64_t)a->result_rows)
+			json_out_int(j, "rows_left_out", rows - (int64_t)a->result_rows);
+	} else if (m->type == 's') {
+		json_out_bool(j, "suspended", true);
+	} else if (m->type == 'I') {
+		json_out_str(j, "tag", "");
+	} else {
+		const char *code = pg_error_field(m, 'C'), *text = pg_error_field(m, 'M');
+
+		json_out_open(j, "error", '{');
+		json_out_str(j, "sqlstate", code ? code : "");
+		json_out_str(j, "message", text ? text : "");
+		json_out_close(j);
+	}
+	json_out_uint(j, "us", now > res->started_us ? now - res->started_us : 0);
+	a->result_rows = 0;
+	a->skipped = false;
+	audit_commit(s);
+}
+
+void pg_audit_answer(struct session *s, struct pg_audit *a, const struct pg_track_result *res,
+		     const struct pg_msg *m)
+{
+	if (!s->rec || res->agent)
+		return;
+	if (m->type == 'T') {
+		record_columns(s, res, m);
+		return;
+	}
+	if (!res->seq)
+		return;
+	answering(a, res->seq);
+	if (m->type == 'D')
+		record_row(s, a, res, m);
+	else if (strchr("CsIE", m->type))
+		record_result(s, a, res, m);
+}
