@@ -165,10 +165,11 @@ kill9_agent() {
 	AGENT_PID=""
 }
 
-# The decompressed content of every recording the agent wrote (MACs are
-# not checked: sluice-replay verify does that).
+# The decompressed content of every recording the agent wrote in
+# $RECORDINGS (MACs are not checked: sluice-replay verify does that).
+RECORDINGS=$WORK/state/recordings
 recordings() {
-	python3 tests/helpers/slrec_dump.py "$WORK/state/recordings"
+	python3 tests/helpers/slrec_dump.py "$RECORDINGS"
 }
 
 # Wait until a recording holds a line matching PATTERN (grep -E): sessions
