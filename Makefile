@@ -82,7 +82,8 @@ $(BUILD)/sluiced: $(AGENT_OBJS) $(POLICY_OBJS) $(SQL_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lpg_query -o $@
 
-$(BUILD)/sluice-replay: $(BUILD)/tools/sluice-replay.o $(REPLAY_OBJS) $(BUILD)/userspace/recording.o
+$(BUILD)/sluice-replay: $(BUILD)/tools/sluice-replay.o $(REPLAY_OBJS) $(BUILD)/userspace/recording.o \
+		$(BUILD)/userspace/text.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
@@ -118,6 +119,11 @@ $(BUILD)/tests/test_pg_mask: $(BUILD)/tests/unit/test_pg_mask.o $(BUILD)/userspa
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+$(BUILD)/tests/test_json_out: $(BUILD)/tests/unit/test_json_out.o $(BUILD)/userspace/json_out.o \
+		$(BUILD)/userspace/text.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
 $(BUILD)/tests/test_recording: $(BUILD)/tests/unit/test_recording.o $(BUILD)/userspace/recording.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
@@ -138,7 +144,7 @@ PG_FUZZ_SRCS := tests/fuzz/fuzz_pg.c userspace/proto_postgres.c userspace/pg_wir
 		userspace/pg_auth.c userspace/pg_track.c userspace/pg_cancel.c \
 		userspace/pg_judge.c userspace/pg_mask.c userspace/pg_masking.c \
 		userspace/pg_catalog.c userspace/keyfile.c userspace/ev.c userspace/relay.c \
-		userspace/tls.c userspace/pg_audit.c userspace/audit.c userspace/json_out.c \
+		userspace/tls.c userspace/pg_audit.c userspace/audit.c userspace/json_out.c userspace/text.c \
 		userspace/recorder.c userspace/recording.c \
 		$(POLICY_SRCS) $(SQL_SRCS)
 build-fuzz/fuzz_pg: $(PG_FUZZ_SRCS) $(wildcard userspace/*.h policy/*.h)
@@ -158,8 +164,8 @@ build-fuzz/fuzz_recording: tests/fuzz/fuzz_recording.c userspace/recording.c use
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_recording.c userspace/recording.c $(PKG_LIBS) -o $@
 
 REPLAY_FUZZ_SRCS := tests/fuzz/fuzz_replay.c tools/replay_session.c tools/replay_render.c \
-		    tools/replay_export.c tools/replay_list.c tools/replay_text.c
-build-fuzz/fuzz_replay: $(REPLAY_FUZZ_SRCS) $(wildcard tools/replay_*.h)
+		    tools/replay_export.c tools/replay_list.c tools/replay_text.c userspace/text.c
+build-fuzz/fuzz_replay: $(REPLAY_FUZZ_SRCS) $(wildcard tools/replay_*.h) userspace/text.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Itools $(REPLAY_FUZZ_SRCS) $(PKG_LIBS) -o $@

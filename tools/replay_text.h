@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * replay_text: text for people and terminals, built in memory.
+ * replay_text: text for people and terminals (text.h builds it).
  *
- * A text grows as it is written; after an allocation fails every later put
- * does nothing and `failed` stays set, so a builder chains its puts and
- * checks once. Everything a recording holds is untrusted: text_escape()
+ * Everything a recording holds is untrusted: text_escape()
  * turns any bytes into valid UTF-8 that a terminal shows as-is (control
  * characters, invalid bytes and the invisible characters that reorder or
  * hide text become visible escapes such as \x1b or \u{202e}).
@@ -16,19 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct text {
-	char *s;       /* NUL-terminated once anything was put */
-	size_t len, cap;
-	bool failed;   /* an allocation failed: s holds less than was put */
-};
-
-void text_put(struct text *t, const char *s, size_t n);
-void text_puts(struct text *t, const char *s);
-__attribute__((format(printf, 2, 3)))
-void text_printf(struct text *t, const char *fmt, ...);
-/* Empty it, keeping the memory. */
-void text_clear(struct text *t);
-void text_free(struct text *t);
+#include "text.h"
 
 /* Put s[0..n) escaped. eol NULL: one line, newlines and tabs escaped too.
  * Otherwise a newline (or CRLF) becomes eol and tabs stay. At most max

@@ -4,81 +4,31 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define CUT_MARK "..."
 #define RESERVE (JSON_OUT_DEPTH + 8) /* closing brackets, always writable */
 
-static bool grow(struct json_out *j, size_t more)
-{
-	size_t cap = j->cap ? j->cap : 1024;
-	char *p;
-
-	if (j->bad)
-		return false;
-	if (j->len + more + 1 <= j->cap)
-		return true;
-	while (cap < j->len + more + 1)
-		cap *= 2;
-	if (!(p = realloc(j->buf, cap))) {
-		j->bad = true;
-		return false;
-	}
-	j->buf = p;
-	j->cap = cap;
-	return true;
-}
-
 static void put(struct json_out *j, const char *s, size_t n)
 {
-	if (!grow(j, n))
-		return;
-	memcpy(j->buf + j->len, s, n);
-	j->len += n;
-	j->buf[j->len] = '\0';
+	text_put(&j->out, s, n);
 }
 
 /* What string bytes may still take, after the closing reserve. */
 static size_t room(const struct json_out *j)
 {
-	return j->len + RESERVE < j->budget ? j->budget - j->len - RESERVE : 0;
+	size_t len = j->out.len;
+
+	return len + RESERVE < j->budget ? j->budget - len - RESERVE : 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_len(const uint8_t *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return s[0] ? 1 : 0;
-	if ((s[0] & 0xe0) == 0xc0)
-		len = 2, cp = s[0] & 0x1f;
-	else if ((s[0] & 0xf0) == 0xe0)
-		len = 3, cp = s[0] & 0x0f;
-	else if ((s[0] & 0xf8) == 0xf0)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and beyond U+10FFFF are not text. */
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
+/* Valid UTF-8 without NUL: what a JSON string can hold as it is. */
 static bool is_text(const uint8_t *s, size_t n)
 {
+	uint32_t cp;
+
 	for (size_t i = 0, k; i < n; i += k)
-		if (!(k = utf8_len(s + i, n - i)))
+		if (!(k = utf8_char(s + i, n - i, &cp)) || !cp)
 			return false;
 	return true;
 }
@@ -106,8 +56,9 @@ static void put_text(struct json_out *j, const uint8_t *s, size_t n, size_t max)
 	for (size_t i = 0, k; i < n; i += k) {
 		char esc[8];
 		size_t elen;
+		uint32_t cp;
 
-		k = utf8_len(s + i, n - i);
+		k = utf8_char(s + i, n - i, &cp);
 		if (k > 1) {
 			memcpy(esc, s + i, k);
 			elen = k;
@@ -145,7 +96,8 @@ static void put_hex(struct json_out *j, const uint8_t *s, size_t n, size_t max)
 
 void json_out_begin(struct json_out *j, size_t budget)
 {
-	j->len = 0;
+	text_clear(&j->out);
+	j->out.failed = false;
 	j->budget = budget;
 	j->depth = 0;
 	j->has_items = 0;
@@ -159,13 +111,12 @@ const char *json_out_end(struct json_out *j)
 	while (j->depth > 0)
 		json_out_close(j);
 	put(j, "}", 1);
-	return j->bad ? NULL : j->buf;
+	return j->bad || j->out.failed ? NULL : j->out.s;
 }
 
 void json_out_free(struct json_out *j)
 {
-	free(j->buf);
-	*j = (struct json_out){ 0 };
+	text_free(&j->out);
 }
 
 void json_out_bytes(struct json_out *j, const char *key, const void *s, size_t n, size_t max)

@@ -18,16 +18,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "text.h"
+
 #define JSON_OUT_DEPTH 16
 
 struct json_out {
-	char *buf;
-	size_t len, cap;
-	size_t budget;            /* the most len may reach, closing included */
+	struct text out;
+	size_t budget;            /* the most out may reach, closing included */
 	unsigned depth;
 	uint32_t has_items;       /* bit d: container at depth d has an item */
 	uint32_t arrays;          /* bit d: container at depth d is an array */
-	bool bad;
+	bool bad;                 /* too deep, or unbalanced */
 };
 
 /* Start an object of at most budget bytes (reusing j's buffer). */
