@@ -73,6 +73,13 @@ void audit_fields_of(const struct session *s, const char *event_kind, struct aud
 	audit_field(f, "SLUICE_GID=%u", id->gid);
 	audit_field(f, "SLUICE_EXE=%s", id->exe[0] ? id->exe : "-");
 	audit_field(f, "SLUICE_COMM=%s", id->comm);
+}
+
+/* A session event: its facts, and the rule that admitted (or refused) it. */
+static void session_fields(const struct session *s, const char *event_kind,
+			   struct audit_fields *f)
+{
+	audit_fields_of(s, event_kind, f);
 	if (s->rule >= 0)
 		audit_field(f, "SLUICE_RULE=%d", s->rule);
 }
@@ -145,7 +152,7 @@ int audit_session_start(struct session *s, struct recorder *rec)
 
 	if (rec && (err = recorder_open(rec, s->id, &s->rec)) && recorder_blocks(rec))
 		return err;
-	audit_fields_of(s, "session_start", &f);
+	session_fields(s, "session_start", &f);
 	audit_field(&f, "SLUICE_PROTOCOL=%s", s->proto->name);
 	snprintf(msg, sizeof(msg), "session %s start", s->id);
 	log_event(LOG_INFO, msg, f.v, f.n);
@@ -158,7 +165,7 @@ void audit_refused(const struct session *s, const char *reason)
 	struct audit_fields f;
 	char msg[256];
 
-	audit_fields_of(s, "session_refused", &f);
+	session_fields(s, "session_refused", &f);
 	audit_field(&f, "SLUICE_DECISION=deny");
 	audit_field(&f, "SLUICE_REASON=%s", reason);
 	snprintf(msg, sizeof(msg), "refused connection: %s", reason);
@@ -224,7 +231,7 @@ void audit_session_end(struct session *s, const char *reason)
 	struct json_out *j;
 	char msg[256];
 
-	audit_fields_of(s, s->connecting ? "session_failed" : "session_end", &f);
+	session_fields(s, s->connecting ? "session_failed" : "session_end", &f);
 	audit_field(&f, "SLUICE_REASON=%s", reason);
 	audit_field(&f, "SLUICE_BYTES_UP=%" PRIu64, s->bytes_in[SIDE_CLIENT]);
 	audit_field(&f, "SLUICE_BYTES_DOWN=%" PRIu64, s->bytes_in[SIDE_UPSTREAM]);

@@ -32,7 +32,8 @@ struct audit_fields {
 	size_t n;
 };
 
-/* SLUICE_EVENT, SLUICE_SESSION, identity, target and the identity facts. */
+/* SLUICE_EVENT, SLUICE_SESSION, identity, target and the identity facts
+ * (the rule is the event's own: not here). */
 void audit_fields_of(const struct session *s, const char *event, struct audit_fields *f);
 void audit_field(struct audit_fields *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

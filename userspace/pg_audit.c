@@ -3,6 +3,7 @@
 #include "pg_audit.h"
 
 #include <inttypes.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,10 @@ void pg_audit_login(struct session *s, const char *user, const char *database,
 	json_out_str(j, "database", database);
 	json_out_str(j, "upstream_user", s->target->cred_user ? s->target->cred_user : "");
 	json_out_str(j, "auth", auth);
+	json_out_str(j, "client_tls", s->io[SIDE_CLIENT].ssl ? SSL_get_version(s->io[SIDE_CLIENT].ssl)
+							    : "none");
+	json_out_str(j, "upstream_tls", s->io[SIDE_UPSTREAM].ssl
+						? SSL_get_version(s->io[SIDE_UPSTREAM].ssl) : "none");
 	audit_commit(s);
 }
 
@@ -61,7 +66,7 @@ static void journal_statement(struct session *s, const struct pg_statement *st,
 
 	audit_fields_of(s, "statement", &f);
 	audit_field(&f, "SLUICE_DECISION=%s", sql_decision_name(r->decision));
-	if (r->rule >= 0 && !allowed)
+	if (r->rule >= 0)
 		audit_field(&f, "SLUICE_RULE=%d", r->rule);
 	audit_field(&f, "SLUICE_SEQ=%" PRIu32, st->seq);
 	audit_field(&f, "SLUICE_CLASS=%s", r->cls);

@@ -65,8 +65,8 @@ for f in "$R"/*/*.slrec; do [ "$(stat -c %a "$f")" = 600 ] || fail "recording mo
 # What the recordings hold.
 grep -q '"ev":"session_start",.*"protocol":"postgres","target":"orders-db","identity":"job",.*"facts":{"cgroup":"/'"$TAG"'",.*"exe":"[^"]*psql"' \
 	"$WORK/all.jsonl" || fail "no session start with the identity facts"
-grep -q '"ev":"login",.*"user":"whoever","database":"orders","upstream_user":"app"' "$WORK/all.jsonl" ||
-	fail "no login event"
+grep -q '"ev":"login",.*"user":"whoever","database":"orders","upstream_user":"app",.*"client_tls":"TLSv1.3","upstream_tls":"none"' \
+	"$WORK/all.jsonl" || fail "no login event with the TLS state"
 grep -q '"text":"select id, name, ssn from users order by id",.*"decision":"allow","rule":0,"class":"read","kind":"select","tables":\["users"\]' \
 	"$WORK/all.jsonl" || fail "no allowed select: $(grep '"ev":"statement"' "$WORK/all.jsonl")"
 grep -q '"ev":"columns",.*"names":\["id","name","ssn"\]' "$WORK/all.jsonl" || fail "no columns"
@@ -155,7 +155,7 @@ for e in (a, d):
     assert e["SLUICE_IDENTITY"] == "job" and e["SLUICE_TARGET"] == "orders-db", e
     assert e["SLUICE_CGROUP"] == "/" + sys.argv[3], e
     assert e["MESSAGE_ID"] == "8d3e3db85b5b40859389894d39a54717", e
-assert a["SLUICE_DECISION"] == "allow" and a["PRIORITY"] == "6", a
+assert a["SLUICE_DECISION"] == "allow" and a["PRIORITY"] == "6" and a["SLUICE_RULE"] == "0", a
 assert a["SLUICE_CLASS"] == "read" and a["SLUICE_KIND"] == "select", a
 assert a["SLUICE_TABLES"] == "users" and "SLUICE_STATEMENT" not in a, a
 assert d["SLUICE_DECISION"] == "deny" and d["PRIORITY"] == "4" and d["SLUICE_RULE"] == "0", d
