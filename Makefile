@@ -52,13 +52,15 @@ endif
 .PHONY: all deps check demo bench bench-tcp bench-pg vmlinux clean fuzz
 
 POLICY_OBJS := $(BUILD)/policy/policy.o $(BUILD)/policy/sql_names.o
-SQL_OBJS    := $(BUILD)/policy/sql_classify.o $(BUILD)/policy/sql_rules.o
+SQL_OBJS    := $(BUILD)/policy/sql_classify.o $(BUILD)/policy/sql_rules.o \
+	       $(BUILD)/policy/sql_normalize.o
 AGENT_OBJS  := $(patsubst userspace/%.c,$(BUILD)/userspace/%.o,$(wildcard userspace/*.c))
 HELPERS     := $(BUILD)/tests/sluice-testnet $(BUILD)/tests/sluice-pgq $(BUILD)/tests/sluice-mkrec
 REPLAY_OBJS := $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/replay_*.c))
+CTL_OBJS    := $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/ctl_*.c))
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
 
-all: $(BUILD)/sluiced $(BUILD)/sluice-replay $(HELPERS) $(UNIT_TESTS)
+all: $(BUILD)/sluiced $(BUILD)/sluice-replay $(BUILD)/sluicectl $(HELPERS) $(UNIT_TESTS)
 
 $(BUILD)/redirect.bpf.o: bpf/redirect.bpf.c bpf/redirect.h vmlinux/$(ARCH)/vmlinux.h
 	$(call msg,BPF,$@)
@@ -86,6 +88,11 @@ $(BUILD)/sluice-replay: $(BUILD)/tools/sluice-replay.o $(REPLAY_OBJS) $(BUILD)/u
 		$(BUILD)/userspace/text.o
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/sluicectl: $(BUILD)/tools/sluicectl.o $(CTL_OBJS) $(BUILD)/tools/replay_text.o \
+		$(BUILD)/userspace/text.o $(POLICY_OBJS) $(SQL_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lpg_query -o $@
 
 $(BUILD)/tests/sluice-mkrec: $(BUILD)/tests/helpers/sluice-mkrec.o $(BUILD)/userspace/recording.o
 	$(call msg,LD,$@)
@@ -119,6 +126,11 @@ $(BUILD)/tests/test_pg_mask: $(BUILD)/tests/unit/test_pg_mask.o $(BUILD)/userspa
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+$(BUILD)/tests/test_sql_normalize: $(BUILD)/tests/unit/test_sql_normalize.o \
+		$(BUILD)/policy/sql_normalize.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -lpg_query -o $@
+
 $(BUILD)/tests/test_json_out: $(BUILD)/tests/unit/test_json_out.o $(BUILD)/userspace/json_out.o \
 		$(BUILD)/userspace/text.o
 	$(call msg,LD,$@)
@@ -139,7 +151,7 @@ FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE -Ipolicy -Iuserspace -Ibpf \
 fuzz: $(FUZZ_TARGETS)
 
 POLICY_SRCS  := policy/policy.c policy/sql_names.c
-SQL_SRCS     := policy/sql_classify.c policy/sql_rules.c
+SQL_SRCS     := policy/sql_classify.c policy/sql_rules.c policy/sql_normalize.c
 PG_FUZZ_SRCS := tests/fuzz/fuzz_pg.c userspace/proto_postgres.c userspace/pg_wire.c \
 		userspace/pg_auth.c userspace/pg_track.c userspace/pg_cancel.c \
 		userspace/pg_judge.c userspace/pg_mask.c userspace/pg_masking.c \
@@ -152,10 +164,12 @@ build-fuzz/fuzz_pg: $(PG_FUZZ_SRCS) $(wildcard userspace/*.h policy/*.h)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Ibuild $(PG_FUZZ_SRCS) $(PKG_LIBS) -lpg_query -o $@
 
-build-fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c policy/sql_classify.c policy/sql_names.c policy/sql_classify.h
+build-fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c policy/sql_classify.c policy/sql_names.c policy/sql_classify.h \
+		policy/sql_normalize.c policy/sql_normalize.h
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_sql.c policy/sql_classify.c policy/sql_names.c \
+		policy/sql_normalize.c \
 		$(PKG_LIBS) -lpg_query -o $@
 
 build-fuzz/fuzz_recording: tests/fuzz/fuzz_recording.c userspace/recording.c userspace/recording.h

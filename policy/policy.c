@@ -372,6 +372,41 @@ static unsigned uint_field(struct ctx *c, const cJSON *obj, const char *path,
 	return (unsigned)d;
 }
 
+/* A duration in seconds: a JSON integer, or a string "90s", "5m", "2h",
+ * "1d"; between min and max. */
+static unsigned duration_field(struct ctx *c, const cJSON *obj, const char *path,
+			       const char *key, unsigned min, unsigned max, unsigned dflt)
+{
+	char sub[PATH_LEN], q[QBUF];
+	const cJSON *v = field(c, obj, path, key, OPTIONAL, sub);
+	unsigned long long n;
+	char *end;
+
+	if (v && cJSON_IsNumber(v))
+		return uint_field(c, obj, path, key, min, max, dflt);
+	if (!v || !expect(c, v, sub, cJSON_IsString, "seconds or a duration string"))
+		return dflt;
+	n = strtoull(v->valuestring, &end, 10);
+	if (end == v->valuestring || n > max) {
+		errf(c, sub, "expected a duration like \"90s\", \"5m\", \"2h\", got %s",
+		     quote(q, v->valuestring));
+		return dflt;
+	}
+	switch (*end ? *end++ : 's') {
+	case 's': break;
+	case 'm': n *= 60; break;
+	case 'h': n *= 3600; break;
+	case 'd': n *= 86400; break;
+	default: end = (char *)"?";
+	}
+	if (*end || n < min || n > max) {
+		errf(c, sub, "expected a duration between %us and %us like \"90s\", \"5m\", "
+		     "\"2h\", got %s", min, max, quote(q, v->valuestring));
+		return dflt;
+	}
+	return (unsigned)n;
+}
+
 static bool bool_field(struct ctx *c, const cJSON *obj, const char *path,
 		       const char *key, bool dflt)
 {
@@ -462,6 +497,19 @@ static bool check_name(struct ctx *c, const char *path, const char *s)
 		}
 	}
 	return true;
+}
+
+/* The agent posts to it itself: plain HTTP, an IP literal or a name, a
+ * port, a path. */
+static bool check_webhook(struct ctx *c, const char *path, const char *s)
+{
+	char q[QBUF];
+
+	if (strncmp(s, "http://", 7) || !s[7] || s[7] == '/' || strpbrk(s, " \t\r\n")) {
+		errf(c, path, "expected an http:// URL, got %s", quote(q, s));
+		return false;
+	}
+	return check_name(c, path, s);
 }
 
 /* Relative paths would depend on the daemon's working directory. */
@@ -1021,8 +1069,9 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 		"bpffs", "fail", "select", "connect_timeout_ms", "setup_timeout_s", "idle_timeout_s",
 		"buffer_bytes", "max_message_bytes", "max_sessions", "record_rows",
 		"record_stream_bytes", "record_flush_ms", "on_record_failure", "retention_days",
-		NULL,
+		"mode", "approval_webhook", NULL,
 	};
+	static const char *const modes[] = { "enforce", "observe", NULL };
 	static const char *const fails[] = { "closed", "open", NULL };
 	static const char *const record_failures[] = { "block", "continue", NULL };
 	char path[PATH_LEN], sub[PATH_LEN], l6[INET6_ADDRSTRLEN + 16];
@@ -1080,6 +1129,9 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 						record_failures, 0) == 1;
 		a->retention_days = uint_field(c, j, path, "retention_days", 0, 100000,
 					       a->retention_days);
+		a->observe = enum_field(c, j, path, "mode", OPTIONAL, modes, 0) == 1;
+		str_copy(c, j, path, "approval_webhook", OPTIONAL, check_webhook,
+			 &a->approval_webhook);
 	}
 	agent_default_paths(c, a);
 }
@@ -1378,9 +1430,13 @@ static void parse_mask(struct ctx *c, const cJSON *j, const char *path, void *ou
 
 static void parse_rule(struct ctx *c, const cJSON *j, const char *path, void *out)
 {
-	static const char *const keys[] = { "target", "roles", "allow", "deny", "approve", "mask", NULL };
+	static const char *const keys[] = { "target", "roles", "allow", "deny", "approve", "mask",
+					    "approvers", "timeout", "mode", "on_deny", NULL };
+	static const char *const modes[] = { "enforce", "observe", NULL };
+	static const char *const on_deny[] = { "refuse", "kill_job", "freeze_job", NULL };
 	const struct policy_target *t = NULL;
 	struct policy_rule *r = out;
+	int mode, deny_action;
 
 	check_keys(c, j, path, keys);
 	str_copy(c, j, path, "target", REQUIRED, check_name, &r->target);
@@ -1396,6 +1452,13 @@ static void parse_rule(struct ctx *c, const cJSON *j, const char *path, void *ou
 		check_rule_words(c, path, "approve", &r->approve, t);
 	}
 	r->mask = list_field(c, j, path, "mask", sizeof(*r->mask), parse_mask, &r->nmask);
+	strv_field(c, j, path, "approvers", OPTIONAL, check_name, &r->approvers);
+	r->timeout_s = duration_field(c, j, path, "timeout", 1, 86400, 300);
+	mode = enum_field(c, j, path, "mode", OPTIONAL, modes, -2);
+	r->mode = mode == -2 ? POLICY_MODE_INHERIT : mode == 1 ? POLICY_MODE_OBSERVE
+									: POLICY_MODE_ENFORCE;
+	deny_action = enum_field(c, j, path, "on_deny", OPTIONAL, on_deny, 0);
+	r->on_deny = deny_action > 0 ? (enum policy_on_deny)deny_action : POLICY_ON_DENY_REFUSE;
 }
 
 /* ------------------------------------------------------------- document */
@@ -1635,6 +1698,7 @@ static void rule_free(struct policy_rule *r)
 	strv_free(&r->allow);
 	strv_free(&r->deny);
 	strv_free(&r->approve);
+	strv_free(&r->approvers);
 	for (size_t i = 0; i < r->nmask; i++) {
 		free(r->mask[i].column);
 		free(r->mask[i].column_regex);
@@ -1649,6 +1713,7 @@ void policy_free(struct policy *p)
 		return;
 	free(p->agent.state_dir);
 	free(p->agent.recordings_dir);
+	free(p->agent.approval_webhook);
 	free(p->agent.control_socket);
 	free(p->agent.bpffs);
 	strv_free(&p->agent.select_cgroups);

@@ -99,6 +99,18 @@ struct policy_mask {
 	char *with;         /* "redact" (default), "null", "partial", "hash" */
 };
 
+enum policy_mode {
+	POLICY_MODE_INHERIT,  /* a rule without "mode": the agent's */
+	POLICY_MODE_ENFORCE,
+	POLICY_MODE_OBSERVE,  /* decide, log and record; enforce nothing */
+};
+
+enum policy_on_deny {
+	POLICY_ON_DENY_REFUSE,     /* the statement only (the default) */
+	POLICY_ON_DENY_KILL_JOB,   /* and cgroup.kill of the job's cgroup */
+	POLICY_ON_DENY_FREEZE_JOB, /* and cgroup.freeze of it */
+};
+
 struct policy_rule {
 	char *target;
 	struct policy_strv roles;
@@ -107,6 +119,10 @@ struct policy_rule {
 	struct policy_strv approve;
 	struct policy_mask *mask;
 	size_t nmask;
+	struct policy_strv approvers;   /* groups whose members may decide */
+	unsigned timeout_s;             /* "timeout": approvals, default 300 */
+	enum policy_mode mode;
+	enum policy_on_deny on_deny;
 };
 
 struct policy_agent {
@@ -138,6 +154,9 @@ struct policy_agent {
 					    * (default) or "continue" */
 	unsigned retention_days;           /* recordings older are removed,
 					    * default 90; 0 = kept */
+	bool observe;                      /* "mode": "enforce" (default) or
+					    * "observe" */
+	char *approval_webhook;            /* http:// URL, or NULL */
 };
 
 struct policy {

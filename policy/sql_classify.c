@@ -1842,19 +1842,3 @@ int sql_fingerprint(const char *text, uint64_t *out, char *err, size_t errlen)
 	return rc;
 }
 
-int sql_normalize(const char *text, char *out, size_t outlen)
-{
-	char msg[256];
-	PgQueryNormalizeResult r;
-	int rc = guard_text(text, msg, sizeof msg);
-
-	if (rc)
-		return rc;
-	r = pg_query_normalize(text);
-	if (r.error || !r.normalized_query)
-		rc = -EINVAL;
-	else if (outlen)
-		snprintf(out, outlen, "%s", r.normalized_query);
-	pg_query_free_normalize_result(r);
-	return rc;
-}

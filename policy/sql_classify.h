@@ -234,13 +234,6 @@ int sql_merge(struct sql_stmt *exec, const struct sql_stmt *prepared);
  */
 int sql_fingerprint(const char *text, uint64_t *out, char *err, size_t errlen);
 
-/*
- * text with every constant replaced by $1, $2, ... (libpg_query's
- * normalisation), cut to fit outlen: what may be logged of a statement
- * whose literals could be secrets. 0, -EINVAL (does not parse) or -E2BIG.
- */
-int sql_normalize(const char *text, char *out, size_t outlen);
-
 /* Can this parser split the session's statements as the server does with
  * setting name at value (a ParameterStatus)? false for
  * standard_conforming_strings off and for client encodings where a quote or

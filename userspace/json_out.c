@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define CUT_MARK "..."
-#define RESERVE (JSON_OUT_DEPTH + 8) /* closing brackets, always writable */
+#define RESERVE 256 /* closing brackets and a count of what was left out */
 
 static void put(struct json_out *j, const char *s, size_t n)
 {
@@ -102,14 +102,22 @@ void json_out_begin(struct json_out *j, size_t budget)
 	j->depth = 0;
 	j->has_items = 0;
 	j->arrays = 0;
+	j->dropped = 0;
 	j->bad = false;
 	put(j, "{", 1);
 }
 
 const char *json_out_end(struct json_out *j)
 {
+	char num[24];
+
 	while (j->depth > 0)
 		json_out_close(j);
+	/* Written past the budget: the reserve is kept for it. */
+	if (j->dropped) {
+		separator(j, "items_left_out");
+		put(j, num, (size_t)snprintf(num, sizeof(num), "%zu", j->dropped));
+	}
 	put(j, "}", 1);
 	return j->bad || j->out.failed ? NULL : j->out.s;
 }
@@ -119,10 +127,21 @@ void json_out_free(struct json_out *j)
 	text_free(&j->out);
 }
 
+/* Is there room for another value? If not it is left out, and counted. */
+static bool admit(struct json_out *j)
+{
+	if (room(j) > 0)
+		return true;
+	j->dropped++;
+	return false;
+}
+
 void json_out_bytes(struct json_out *j, const char *key, const void *s, size_t n, size_t max)
 {
 	size_t fit = room(j);
 
+	if (!admit(j))
+		return;
 	separator(j, key);
 	if (max > fit)
 		max = fit;
@@ -138,6 +157,8 @@ void json_out_hex(struct json_out *j, const char *key, const void *s, size_t n, 
 {
 	size_t fit = room(j);
 
+	if (!admit(j))
+		return;
 	separator(j, key);
 	put(j, "\"", 1);
 	put_hex(j, s, n, max < fit ? max : fit);
@@ -153,6 +174,8 @@ void json_out_int(struct json_out *j, const char *key, int64_t v)
 {
 	char num[24];
 
+	if (!admit(j))
+		return;
 	separator(j, key);
 	put(j, num, (size_t)snprintf(num, sizeof(num), "%" PRId64, v));
 }
@@ -161,18 +184,24 @@ void json_out_uint(struct json_out *j, const char *key, uint64_t v)
 {
 	char num[24];
 
+	if (!admit(j))
+		return;
 	separator(j, key);
 	put(j, num, (size_t)snprintf(num, sizeof(num), "%" PRIu64, v));
 }
 
 void json_out_bool(struct json_out *j, const char *key, bool v)
 {
+	if (!admit(j))
+		return;
 	separator(j, key);
 	put(j, v ? "true" : "false", v ? 4 : 5);
 }
 
 void json_out_null(struct json_out *j, const char *key)
 {
+	if (!admit(j))
+		return;
 	separator(j, key);
 	put(j, "null", 4);
 }

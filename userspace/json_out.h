@@ -28,6 +28,7 @@ struct json_out {
 	unsigned depth;
 	uint32_t has_items;       /* bit d: container at depth d has an item */
 	uint32_t arrays;          /* bit d: container at depth d is an array */
+	size_t dropped;           /* values left out for want of room */
 	bool bad;                 /* too deep, or unbalanced */
 };
 

@@ -14,6 +14,7 @@
 #include "policy.h"
 #include "proxy.h"
 #include "sql_classify.h"
+#include "sql_normalize.h"
 
 #define TEXT_MAX  (64u << 10) /* bytes of a statement's text recorded */
 #define VALUE_MAX 1024        /* bytes of one parameter or row value */
@@ -54,6 +55,23 @@ static const char *normalized(const struct pg_statement *st, char *buf, size_t s
 	return buf;
 }
 
+/* A syntax error quotes the text where the parser stopped, which may be a
+ * literal (a password written without quotes): the log and recording say
+ * only where. */
+static const char *syntax_error(const char *sqlstate, int position, char *buf, size_t size)
+{
+	if (!sqlstate || strcmp(sqlstate, "42601"))
+		return NULL;
+	snprintf(buf, size, "syntax error at character %d", position);
+	return buf;
+}
+
+/* What a refusal says, fit for the log and the recording. */
+static const char *refusal_reason(const struct pg_ruling *r, char *buf, size_t size)
+{
+	return syntax_error(r->sqlstate, r->position, buf, size) ?: r->message;
+}
+
 /* journald: one entry per decision. Refusals are warnings and name the
  * statement normalized; an allowed one says what it does, not its text. */
 static void journal_statement(struct session *s, const struct pg_statement *st,
@@ -89,7 +107,8 @@ static void journal_statement(struct session *s, const struct pg_statement *st,
 	}
 	audit_field(&f, "SLUICE_STATEMENT=%s",
 		    normalized(st, text, sizeof(text)) ?: "(not shown: it does not parse)");
-	snprintf(msg, sizeof(msg), "session %s: %s", s->id, r->message);
+	snprintf(msg, sizeof(msg), "session %s: %s", s->id,
+		 refusal_reason(r, text, sizeof(text)));
 	log_event(LOG_WARNING, msg, f.v, f.n);
 }
 
@@ -102,24 +121,41 @@ static void record_tables(struct json_out *j, const struct sql_verdict *v)
 	json_out_close(j);
 }
 
-static void record_text(struct json_out *j, const struct pg_statement *st, bool withhold)
+/* Could the bound parameters carry a secret the policy does not name: a
+ * value for set_config() or a function, a password, code? Only plain reads
+ * and writes without function calls are recorded with them. */
+static bool params_risky(const struct sql_verdict *v)
+{
+	const uint32_t plain = (1u << SQL_CLASS_READ) | (1u << SQL_CLASS_WRITE);
+
+	if (!v)
+		return true;
+	for (size_t i = 0; i < v->n; i++)
+		if ((v->stmts[i].classes & ~plain) || v->stmts[i].nfunctions)
+			return true;
+	return false;
+}
+
+/* The text with its constants replaced: literals may be secrets whatever
+ * the policy masks (a password in CREATE ROLE, a token in set_config). */
+static void record_text(struct json_out *j, const struct pg_statement *st,
+			const struct sql_verdict *v, bool masking)
 {
 	static char norm[TEXT_MAX];
 
 	if (st->path == PG_PATH_FUNCTION) {
 		json_out_uint(j, "function_oid", st->function_oid);
-	} else if (!withhold) {
-		if (st->text)
-			json_out_bytes(j, "text", st->text, strlen(st->text), TEXT_MAX);
-	} else if (normalized(st, norm, sizeof(norm))) {
-		json_out_str(j, "text", norm);
-		json_out_bool(j, "normalized", true);
-	} else {
-		json_out_bool(j, "text_withheld", true);
-	}
-	if (st->path != PG_PATH_EXTENDED && st->path != PG_PATH_FUNCTION)
+		if (st->nparams)
+			json_out_bool(j, "params_masked", true);
 		return;
-	if (withhold && st->nparams) {
+	}
+	if (st->text && !sql_normalize(st->text, norm, sizeof(norm)))
+		json_out_str(j, "text", norm);
+	else
+		json_out_bool(j, "text_withheld", true);
+	if (st->path != PG_PATH_EXTENDED)
+		return;
+	if (st->nparams && (masking || params_risky(v))) {
 		json_out_bool(j, "params_masked", true);
 		return;
 	}
@@ -138,29 +174,31 @@ static void record_text(struct json_out *j, const struct pg_statement *st, bool 
 }
 
 void pg_audit_statement(struct session *s, const struct pg_statement *st,
-			const struct pg_ruling *r, bool withhold)
+			const struct pg_ruling *r, bool masking)
 {
 	struct json_out *j;
+	char why[64];
 
 	journal_statement(s, st, r);
 	if (!(j = audit_begin(s, "statement")))
 		return;
+	/* What decides first: a huge text or parameter list is cut, not it. */
 	json_out_uint(j, "seq", st->seq);
 	json_out_str(j, "path", path_names[st->path]);
-	record_text(j, st, withhold);
-	if (st->path == PG_PATH_EXTENDED) {
-		if (st->statement)
-			json_out_str(j, "prepared", st->statement);
-		json_out_str(j, "portal", st->portal);
-	}
 	json_out_str(j, "decision", sql_decision_name(r->decision));
 	if (r->rule >= 0)
 		json_out_int(j, "rule", r->rule);
 	json_out_str(j, "class", r->cls);
 	json_out_str(j, "kind", r->kind);
-	record_tables(j, r->verdict);
 	if (r->decision != SQL_ALLOW)
-		json_out_str(j, "reason", r->message);
+		json_out_str(j, "reason", refusal_reason(r, why, sizeof(why)));
+	if (st->path == PG_PATH_EXTENDED) {
+		if (st->statement)
+			json_out_str(j, "prepared", st->statement);
+		json_out_str(j, "portal", st->portal);
+	}
+	record_text(j, st, r->verdict, masking);
+	record_tables(j, r->verdict);
 	audit_commit(s);
 }
 
@@ -286,7 +324,10 @@ static void record_result(struct session *s, struct pg_audit *a,
 		json_out_str(j, "tag", "");
 	} else {
 		const char *code = pg_error_field(m, 'C'), *text = pg_error_field(m, 'M');
+		const char *at = pg_error_field(m, 'P');
+		char where[64];
 
+		text = syntax_error(code, at ? atoi(at) : 0, where, sizeof(where)) ?: text;
 		json_out_open(j, "error", '{');
 		json_out_str(j, "sqlstate", code ? code : "");
 		json_out_str(j, "message", text ? text : "");

@@ -5,10 +5,11 @@
  * the job received (columns, rows up to agent.record_rows per statement,
  * command tags, errors) with how long they took.
  *
- * Everything is taken as the job gets it, after masking. A statement whose
- * text could carry values of a masked column is recorded normalized (its
- * constants replaced) with its parameters withheld; the caller says which
- * (pg_masking_text_reveals()).
+ * Everything is taken as the job gets it, after masking. A statement's
+ * text is recorded with its constants replaced (sql_normalize.h): a
+ * literal may be a secret whatever the policy masks. Bound parameters are
+ * recorded for plain reads and writes without function calls, and only in
+ * sessions that mask nothing.
  * Event loop only: not thread-safe.
  */
 #ifndef SLUICE_PG_AUDIT_H
@@ -40,10 +41,10 @@ void pg_audit_init(struct pg_audit *a, const struct session *s);
 void pg_audit_login(struct session *s, const char *user, const char *database,
 		    const char *auth);
 
-/* Statement st was judged r (journald and recording); withhold: record
- * it normalized, without its parameters. */
+/* Statement st was judged r (journald and recording); masking: the
+ * session masks columns. */
 void pg_audit_statement(struct session *s, const struct pg_statement *st,
-			const struct pg_ruling *r, bool withhold);
+			const struct pg_ruling *r, bool masking);
 
 /* Should the next DataRow (len bytes), answering statement seq, be read
  * whole to be recorded? Rows over PG_AUDIT_ROW_MAX are not: they stream,

@@ -490,30 +490,6 @@ int pg_masking_statement(struct pg_masking *mk, struct pg_track *t,
 	return 0;
 }
 
-bool pg_masking_text_reveals(const struct pg_masking *mk, const struct sql_verdict *v)
-{
-	enum pg_mask_method refs = PG_MASK_NONE;
-
-	if (!mk)
-		return false;
-	if (!v)
-		return true;
-	for (size_t i = 0; i < v->n; i++) {
-		const struct sql_stmt *st = &v->stmts[i];
-		const char *target = st->target[0] ? st->target : NULL;
-
-		if (text_flags(mk, st, &refs) & TAG_SENSITIVE)
-			return true;
-		/* INSERT INTO t VALUES (...) names no column: all of t's. */
-		if (target && !st->ntargets && pg_masks_table(mk->masks, target))
-			return true;
-		for (size_t k = 0; k < st->ntargets; k++)
-			if (pg_masks_column(mk->masks, target, st->targets[k]))
-				return true;
-	}
-	return refs != PG_MASK_NONE;
-}
-
 /* --------------------------------------------------------- its answer */
 
 /* Does the statement reference masked data, all things known now? The

@@ -72,10 +72,6 @@ int pg_masking_statement(struct pg_masking *mk, struct pg_track *t,
 			 char *why, size_t whylen);
 void pg_masking_tag_free(void *tag);
 
-/* Could the text or parameters of a statement judged v carry values of a
- * masked column (it names one, writes a table one may apply to, uses * or
- * a whole row, or runs code)? v NULL: not known, so yes. mk NULL: no. */
-bool pg_masking_text_reveals(const struct pg_masking *mk, const struct sql_verdict *v);
 
 /* Must the server's next message, of this type, be read whole rather than
  * stream through? */

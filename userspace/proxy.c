@@ -306,7 +306,16 @@ static void fail_session(struct session *s, enum proxy_side side, int err)
 								   : strerror(-err);
 
 	snprintf(reason, sizeof(reason), "%s: %s", side_name(side), why);
-	session_end(s, reason, true);
+	session_end(s, recorder_failed(s->rec)
+		       ? "its recording cannot be written (agent.on_record_failure: block)" : reason,
+		    true);
+}
+
+/* Bytes just read whose events could not be recorded must not pass (when
+ * the policy blocks): -EIO ends the session instead. */
+static int unrecorded(struct session *s)
+{
+	return recorder_failed(s->rec) ? -EIO : 0;
 }
 
 static void session_relay(struct session *s, enum proxy_side side, unsigned events)
@@ -326,7 +335,7 @@ static void session_relay(struct session *s, enum proxy_side side, unsigned even
 	if (!err && (events & EV_READ)) {
 		err = pump_read(s, side);
 		/* Forward at once: saves a trip through epoll on the hot path. */
-		if (!err)
+		if (!err && !(err = unrecorded(s)))
 			err = pump_write(s, !side);
 	}
 	if (!err && (events & EV_WRITE))
@@ -335,7 +344,7 @@ static void session_relay(struct session *s, enum proxy_side side, unsigned even
 	for (int i = 0; i < 2 && !err; i++)
 		for (int n = 0; n < 16 && !err && transport_has_pending(&s->io[i]) &&
 				has_room(s, &s->buf[i]) && !s->eof[i]; n++)
-			if (!(err = pump_read(s, i)))
+			if (!(err = pump_read(s, i)) && !(err = unrecorded(s)))
 				err = pump_write(s, !i);
 	if (err) {
 		fail_session(s, side, err);

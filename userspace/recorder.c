@@ -212,6 +212,10 @@ void recorder_add(struct session_rec *sr, const char *json)
 		return;
 	if (!json)
 		err = -ENOMEM;
+	else if (strlen(json) >= RECORDING_BUFFER)
+		/* Never happens with audit's budget; if it did, the recording
+		 * must go on and say so rather than fail. */
+		err = recording_add(sr->file, "{\"ev\":\"dropped\",\"why\":\"event too large\"}");
 	else
 		err = recording_add(sr->file, json);
 	if (err)

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libFuzzer target for sql_classify() and sql_fingerprint(): any text must
- * give either statements or one line of error, never crash, and leak
- * nothing. The input is used up to its first NUL, as a Query message is.
+ * libFuzzer target for sql_classify(), sql_fingerprint() and
+ * sql_normalize(): any text must give either statements or one line of
+ * error, never crash, and leak nothing; a normalized text has no constant
+ * left (normalizing it again changes nothing). The input is used up to its
+ * first NUL, as a Query message is.
  */
 #include "sql_classify.h"
+#include "sql_normalize.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -28,6 +31,19 @@ static void check_stmt(const struct sql_stmt *s, size_t textlen)
 	for (size_t i = 0; i < s->ntables; i++)
 		if (!s->tables[i][0])
 			abort();
+}
+
+/* Room for every byte to become a "$NNNNNN". */
+static void check_normalize(const char *text)
+{
+	size_t cap = strlen(text) * 8 + 64;
+	char *once = malloc(cap), *twice = malloc(cap);
+
+	if (once && twice && sql_normalize(text, once, cap) == 0 &&
+	    (sql_normalize(once, twice, cap) || strcmp(once, twice)))
+		abort();
+	free(once);
+	free(twice);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -63,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the fingerprint parses too; it must agree that the text parses */
 	if (sql_fingerprint(text, &fp, NULL, 0) == 0 && rc == -EINVAL)
 		abort();
+	check_normalize(text);
 	free(text);
 	return 0;
 }
