@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -49,14 +50,13 @@ void audit_field(struct audit_fields *f, const char *fmt, ...)
 	f->n++;
 }
 
-void audit_fields_of(const struct session *s, const char *event_kind, struct audit_fields *f)
+/* Who and where, as journald fields. */
+static void format_facts(const struct session *s, struct audit_fields *f)
 {
 	const struct identity_facts *id = &s->facts;
 	char dst[80];
 
 	sockaddr_format(&s->dst, dst, sizeof(dst));
-	f->n = 0;
-	audit_field(f, "SLUICE_EVENT=%s", event_kind);
 	audit_field(f, "SLUICE_SESSION=%s", s->id);
 	audit_field(f, "SLUICE_IDENTITY=%s", s->identity ? s->identity->name : "-");
 	audit_field(f, "SLUICE_TARGET=%s", s->target ? s->target->name : "-");
@@ -73,6 +73,36 @@ void audit_fields_of(const struct session *s, const char *event_kind, struct aud
 	audit_field(f, "SLUICE_GID=%u", id->gid);
 	audit_field(f, "SLUICE_EXE=%s", id->exe[0] ? id->exe : "-");
 	audit_field(f, "SLUICE_COMM=%s", id->comm);
+}
+
+/* A session's facts are formatted once, when it starts: a busy session
+ * logs every statement. NUL-separated in one block. */
+static void keep_facts(struct session *s)
+{
+	struct audit_fields f = { .n = 0 };
+	size_t total = 0;
+	char *p;
+
+	format_facts(s, &f);
+	for (size_t i = 0; i < f.n; i++)
+		total += strlen(f.v[i]) + 1;
+	if (!(p = s->journal_facts = malloc(total + 1)))
+		return; /* formatted each time instead */
+	for (size_t i = 0; i < f.n; i++)
+		p = stpcpy(p, f.v[i]) + 1;
+	*p = '\0';
+}
+
+void audit_fields_of(const struct session *s, const char *event_kind, struct audit_fields *f)
+{
+	f->n = 0;
+	audit_field(f, "SLUICE_EVENT=%s", event_kind);
+	if (!s->journal_facts) {
+		format_facts(s, f);
+		return;
+	}
+	for (const char *p = s->journal_facts; *p && f->n < AUDIT_FIELDS_MAX; p += strlen(p) + 1)
+		f->v[f->n++] = p;
 }
 
 /* A session event: its facts, and the rule that admitted (or refused) it. */
@@ -152,6 +182,7 @@ int audit_session_start(struct session *s, struct recorder *rec)
 
 	if (rec && (err = recorder_open(rec, s->id, &s->rec)) && recorder_blocks(rec))
 		return err;
+	keep_facts(s);
 	session_fields(s, "session_start", &f);
 	audit_field(&f, "SLUICE_PROTOCOL=%s", s->proto->name);
 	snprintf(msg, sizeof(msg), "session %s start", s->id);
@@ -250,6 +281,8 @@ void audit_session_end(struct session *s, const char *reason)
 	}
 	recorder_close(s->rec);
 	s->rec = NULL;
+	free(s->journal_facts);
+	s->journal_facts = NULL;
 }
 
 uint64_t audit_mono_us(void)

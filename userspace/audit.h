@@ -33,7 +33,7 @@ struct audit_fields {
 };
 
 /* SLUICE_EVENT, SLUICE_SESSION, identity, target and the identity facts
- * (the rule is the event's own: not here). */
+ * (the rule is the event's own: not here). Valid while s is. */
 void audit_fields_of(const struct session *s, const char *event, struct audit_fields *f);
 void audit_field(struct audit_fields *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

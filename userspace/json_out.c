@@ -2,8 +2,6 @@
 /* json_out: one-line JSON objects. See json_out.h. */
 #include "json_out.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #define CUT_MARK "..."
@@ -13,6 +11,8 @@ static void put(struct json_out *j, const char *s, size_t n)
 {
 	text_put(&j->out, s, n);
 }
+
+static void put_uint(struct json_out *j, uint64_t v, bool negative);
 
 /* What string bytes may still take, after the closing reserve. */
 static size_t room(const struct json_out *j)
@@ -51,32 +51,36 @@ static void separator(struct json_out *j, const char *key)
 static void put_text(struct json_out *j, const uint8_t *s, size_t n, size_t max)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t used = 0;
+	size_t used = 0, run = 0; /* plain bytes from run on are not put yet */
 
 	for (size_t i = 0, k; i < n; i += k) {
 		char esc[8];
 		size_t elen;
 		uint32_t cp;
+		bool plain;
 
 		k = utf8_char(s + i, n - i, &cp);
-		if (k > 1) {
-			memcpy(esc, s + i, k);
-			elen = k;
-		} else if (s[i] == '"' || s[i] == '\\') {
-			esc[0] = '\\', esc[1] = (char)s[i], elen = 2;
-		} else if (s[i] < 0x20 || s[i] == 0x7f) {
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[s[i] >> 4], esc[5] = hex[s[i] & 15], elen = 6;
-		} else {
-			esc[0] = (char)s[i], elen = 1;
-		}
+		plain = k > 1 || (s[i] >= 0x20 && s[i] != 0x7f && s[i] != '"' && s[i] != '\\');
+		elen = plain ? k : s[i] == '"' || s[i] == '\\' ? 2 : 6;
 		if (used + elen + sizeof(CUT_MARK) > max && i + k < n) {
+			put(j, (const char *)s + run, i - run);
 			put(j, CUT_MARK, sizeof(CUT_MARK) - 1);
 			return;
 		}
-		put(j, esc, elen);
 		used += elen;
+		if (plain)
+			continue;
+		put(j, (const char *)s + run, i - run);
+		run = i + k;
+		if (elen == 2) {
+			esc[0] = '\\', esc[1] = (char)s[i];
+		} else {
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[s[i] >> 4], esc[5] = hex[s[i] & 15];
+		}
+		put(j, esc, elen);
 	}
+	put(j, (const char *)s + run, n - run);
 }
 
 static void put_hex(struct json_out *j, const uint8_t *s, size_t n, size_t max)
@@ -109,14 +113,12 @@ void json_out_begin(struct json_out *j, size_t budget)
 
 const char *json_out_end(struct json_out *j)
 {
-	char num[24];
-
 	while (j->depth > 0)
 		json_out_close(j);
 	/* Written past the budget: the reserve is kept for it. */
 	if (j->dropped) {
 		separator(j, "items_left_out");
-		put(j, num, (size_t)snprintf(num, sizeof(num), "%zu", j->dropped));
+		put_uint(j, j->dropped, false);
 	}
 	put(j, "}", 1);
 	return j->bad || j->out.failed ? NULL : j->out.s;
@@ -170,24 +172,33 @@ void json_out_str(struct json_out *j, const char *key, const char *s)
 	json_out_bytes(j, key, s, strlen(s), SIZE_MAX);
 }
 
+/* Digits of v, without printf's machinery: events carry several numbers. */
+static void put_uint(struct json_out *j, uint64_t v, bool negative)
+{
+	char num[24], *p = num + sizeof(num);
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10));
+	if (negative)
+		*--p = '-';
+	put(j, p, (size_t)(num + sizeof(num) - p));
+}
+
 void json_out_int(struct json_out *j, const char *key, int64_t v)
 {
-	char num[24];
-
 	if (!admit(j))
 		return;
 	separator(j, key);
-	put(j, num, (size_t)snprintf(num, sizeof(num), "%" PRId64, v));
+	put_uint(j, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
 }
 
 void json_out_uint(struct json_out *j, const char *key, uint64_t v)
 {
-	char num[24];
-
 	if (!admit(j))
 		return;
 	separator(j, key);
-	put(j, num, (size_t)snprintf(num, sizeof(num), "%" PRIu64, v));
+	put_uint(j, v, false);
 }
 
 void json_out_bool(struct json_out *j, const char *key, bool v)

@@ -117,20 +117,15 @@ static const char *message_id(const char *const *fields, size_t n)
 	return NULL;
 }
 
-void log_event(int priority, const char *message, const char *const *fields,
-	       size_t nfields)
+void log_journal(int priority, const char *message, const char *const *fields, size_t nfields)
 {
 	struct iovec iov[LOG_FIELDS_MAX + 4];
 	char msgf[1024], prio[16], ident[64];
 	const char *id;
 	size_t n = 0;
 
-	if (priority == LOG_DEBUG && !log_debug_on)
-		return;
 	if (nfields > LOG_FIELDS_MAX)
 		nfields = LOG_FIELDS_MAX;
-	if (log_to_stderr)
-		write_stderr(priority, message, fields, nfields);
 	snprintf(msgf, sizeof(msgf), "MESSAGE=%s", message);
 	snprintf(prio, sizeof(prio), "PRIORITY=%d", priority);
 	snprintf(ident, sizeof(ident), "SYSLOG_IDENTIFIER=%s", log_ident);
@@ -142,6 +137,17 @@ void log_event(int priority, const char *message, const char *const *fields,
 	if ((id = message_id(fields, nfields)))
 		iov[n++] = (struct iovec){ (void *)id, strlen(id) };
 	sd_journal_sendv(iov, (int)n);
+}
+
+void log_event(int priority, const char *message, const char *const *fields,
+	       size_t nfields)
+{
+	if (priority == LOG_DEBUG && !log_debug_on)
+		return;
+	if (log_to_stderr)
+		write_stderr(priority, message, fields, nfields < LOG_FIELDS_MAX ? nfields
+										 : LOG_FIELDS_MAX);
+	log_journal(priority, message, fields, nfields);
 }
 
 void log_msg(int priority, const char *fmt, ...)

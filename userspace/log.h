@@ -32,4 +32,9 @@ void log_msg(int priority, const char *fmt, ...)
 void log_event(int priority, const char *message, const char *const *fields,
 	       size_t nfields);
 
+/* The same to journald only: entries too many for a terminal (one per
+ * allowed statement). */
+void log_journal(int priority, const char *message, const char *const *fields,
+		 size_t nfields);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "hash.h"
 #include "json_out.h"
 #include "log.h"
 #include "policy.h"
@@ -19,7 +20,58 @@
 #define TEXT_MAX  (64u << 10) /* bytes of a statement's text recorded */
 #define VALUE_MAX 1024        /* bytes of one parameter or row value */
 
+#define NORM_SLOTS    1024      /* normalized texts kept, direct-mapped by hash */
+#define NORM_TEXT_MAX (4u << 10) /* longer texts are normalized every time */
+
 static const char *const path_names[] = { "query", "extended", "function" };
+
+/* The statement texts of a busy agent repeat (prepared statements, an
+ * application's few queries): their normalized forms are kept, so the
+ * lexer runs once per text rather than once per statement. */
+static struct {
+	uint64_t hash;
+	char *text;
+	char *normalized;
+} norm_cache[NORM_SLOTS];
+
+/* text normalized, or NULL when the lexer rejects it; valid until the
+ * next call. */
+static const char *normalize(const char *text)
+{
+	static char out[TEXT_MAX];
+	size_t len = strlen(text);
+	uint64_t h;
+	char *t, *n;
+	unsigned slot;
+
+	if (len > NORM_TEXT_MAX)
+		return sql_normalize(text, out, sizeof(out)) ? NULL : out;
+	h = hash_bytes(text, len);
+	slot = (unsigned)(h & (NORM_SLOTS - 1));
+	if (norm_cache[slot].text && norm_cache[slot].hash == h && !strcmp(norm_cache[slot].text, text))
+		return norm_cache[slot].normalized;
+	if (sql_normalize(text, out, sizeof(out)))
+		return NULL;
+	if ((t = strdup(text)) && (n = strdup(out))) {
+		free(norm_cache[slot].text);
+		free(norm_cache[slot].normalized);
+		norm_cache[slot].hash = h;
+		norm_cache[slot].text = t;
+		norm_cache[slot].normalized = n;
+		return n;
+	}
+	free(t);
+	return out;
+}
+
+void pg_audit_fini(void)
+{
+	for (unsigned i = 0; i < NORM_SLOTS; i++) {
+		free(norm_cache[i].text);
+		free(norm_cache[i].normalized);
+	}
+	memset(norm_cache, 0, sizeof(norm_cache));
+}
 
 void pg_audit_init(struct pg_audit *a, const struct session *s)
 {
@@ -48,10 +100,14 @@ void pg_audit_login(struct session *s, const char *user, const char *database,
  * statement whose literals could be secrets. */
 static const char *normalized(const struct pg_statement *st, char *buf, size_t size)
 {
+	const char *text;
+
 	if (st->path == PG_PATH_FUNCTION)
 		snprintf(buf, size, "(function call, oid %u)", st->function_oid);
-	else if (!st->text || sql_normalize(st->text, buf, size))
+	else if (!st->text || !(text = normalize(st->text)))
 		return NULL;
+	else
+		snprintf(buf, size, "%s", text);
 	return buf;
 }
 
@@ -102,7 +158,7 @@ static void journal_statement(struct session *s, const struct pg_statement *st,
 	}
 	if (allowed) {
 		snprintf(msg, sizeof(msg), "session %s: %s allowed", s->id, r->kind);
-		log_event(LOG_INFO, msg, f.v, f.n);
+		log_journal(LOG_INFO, msg, f.v, f.n);
 		return;
 	}
 	audit_field(&f, "SLUICE_STATEMENT=%s",
@@ -141,7 +197,7 @@ static bool params_risky(const struct sql_verdict *v)
 static void record_text(struct json_out *j, const struct pg_statement *st,
 			const struct sql_verdict *v, bool masking)
 {
-	static char norm[TEXT_MAX];
+	const char *norm;
 
 	if (st->path == PG_PATH_FUNCTION) {
 		json_out_uint(j, "function_oid", st->function_oid);
@@ -149,7 +205,7 @@ static void record_text(struct json_out *j, const struct pg_statement *st,
 			json_out_bool(j, "params_masked", true);
 		return;
 	}
-	if (st->text && !sql_normalize(st->text, norm, sizeof(norm)))
+	if (st->text && (norm = normalize(st->text)))
 		json_out_str(j, "text", norm);
 	else
 		json_out_bool(j, "text_withheld", true);

@@ -58,4 +58,7 @@ bool pg_audit_frames_row(struct pg_audit *a, const struct session *s, uint32_t s
 void pg_audit_answer(struct session *s, struct pg_audit *a, const struct pg_track_result *res,
 		     const struct pg_msg *m);
 
+/* Free what is kept between sessions (at exit, for leak checkers). */
+void pg_audit_fini(void);
+
 #endif

@@ -1008,6 +1008,7 @@ static void pg_fini(void)
 	pg_cancel_clear();
 	pg_scram_clear_cache();
 	pg_judge_cache_clear();
+	pg_audit_fini();
 	pg_catalog_clear_all();
 	pg_mask_fini();
 	memset(&pg, 0, sizeof(pg));

@@ -53,6 +53,7 @@ struct session {
 	bool established;                      /* the module's setup is done */
 	uint64_t bytes_in[2];                  /* received from side i */
 	struct session_rec *rec;               /* its recording, or NULL */
+	char *journal_facts;                   /* audit's formatted facts, or NULL */
 	uint64_t stream_recorded[2];           /* tcp bytes from side i recorded */
 	uint64_t stream_left_out;              /* and not recorded, past the bound */
 	uint64_t start_ms, active_ms;

@@ -76,6 +76,11 @@ void log_event(int priority, const char *message, const char *const *fields, siz
 	(void)priority, (void)message, (void)fields, (void)n;
 }
 
+void log_journal(int priority, const char *message, const char *const *fields, size_t n)
+{
+	(void)priority, (void)message, (void)fields, (void)n;
+}
+
 void log_msg(int priority, const char *fmt, ...)
 {
 	(void)priority, (void)fmt;
