@@ -89,7 +89,7 @@ write_policy() { # FILE LPORT TARGET...
 	shift 2
 	{
 		printf '{\n  "agent": { "listen": "127.0.0.1:%s", "listen6": "[::1]:%s",\n' "$lport" "$lport"
-		printf '    "bpffs": "%s", "state_dir": "%s/state",\n' "$BPFFS" "$WORK"
+		printf '    "bpffs": "%s", "state_dir": "%s/state", "control_socket": "%s/control.sock",\n' "$BPFFS" "$WORK" "$WORK"
 		printf '    "select": { "cgroups": ["/%s"] } },\n' "$TAG"
 		printf '  "identities": [ { "name": "job", "match": { "cgroup": "/%s*" }, "roles": ["t"] } ],\n' "$TAG"
 		printf '  "targets": [\n'
@@ -270,7 +270,7 @@ write_pg_policy() { # FILE LPORT [TLS-MODE [CA]]
 	f=$1 lport=$2 mode=${3:-disable} ca=${4:-}
 	{
 		printf '{\n  "agent": { "listen": "127.0.0.1:%s", "listen6": "[::1]:%s",\n' "$lport" "$lport"
-		printf '    "bpffs": "%s", "state_dir": "%s/state",\n' "$BPFFS" "$WORK"
+		printf '    "bpffs": "%s", "state_dir": "%s/state", "control_socket": "%s/control.sock",\n' "$BPFFS" "$WORK" "$WORK"
 		printf '    "select": { "cgroups": ["/%s"] } },\n' "$TAG"
 		printf '  "identities": [ { "name": "job", "match": { "cgroup": "/%s*" }, "roles": ["t"] } ],\n' "$TAG"
 		printf '  "targets": [ { "name": "orders-db", "protocol": "postgres", "address": "127.0.0.2:%s",\n' "$PGPORT"

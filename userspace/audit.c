@@ -23,6 +23,7 @@
 
 /* One event is built at a time, on the event loop. */
 static struct json_out event;
+static struct audit_counts counts;
 
 static const char *side_word(enum proxy_side side)
 {
@@ -283,6 +284,25 @@ void audit_session_end(struct session *s, const char *reason)
 	s->rec = NULL;
 	free(s->journal_facts);
 	s->journal_facts = NULL;
+}
+
+void audit_count(const char *decision)
+{
+	if (!strcmp(decision, "allow"))
+		counts.allow++;
+	else if (!strcmp(decision, "deny"))
+		counts.deny++;
+	else if (!strcmp(decision, "approve"))
+		counts.approve++;
+	else if (!strcmp(decision, "would_deny"))
+		counts.would_deny++;
+	else if (!strcmp(decision, "would_approve"))
+		counts.would_approve++;
+}
+
+const struct audit_counts *audit_counted(void)
+{
+	return &counts;
 }
 
 uint64_t audit_mono_us(void)

@@ -63,6 +63,14 @@ void audit_session_end(struct session *s, const char *reason);
 struct json_out *audit_begin(struct session *s, const char *ev);
 void audit_commit(struct session *s);
 
+/* Statement decisions since the agent started, for status. */
+struct audit_counts {
+	uint64_t allow, deny, approve, would_deny, would_approve;
+};
+
+void audit_count(const char *decision);
+const struct audit_counts *audit_counted(void);
+
 /* Microseconds of the monotonic clock, as events' "mono". */
 uint64_t audit_mono_us(void);
 

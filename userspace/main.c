@@ -19,7 +19,9 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "approvals.h"
 #include "cgroupfs.h"
+#include "control.h"
 #include "datapath.h"
 #include "ev.h"
 #include "identity.h"
@@ -251,7 +253,7 @@ static int start_notifier(struct ev_loop *loop, struct notifier *n)
 	return ev_every(loop, ms, on_notify_tick, n);
 }
 
-static int serve(const struct policy *p)
+static int serve(const struct policy *p, const char *policy_file)
 {
 	struct notifier notifier = { 0 };
 	struct identity_resolver *ids = NULL;
@@ -260,6 +262,8 @@ static int serve(const struct policy *p)
 	struct ev_loop *loop = NULL;
 	struct proxy *px = NULL;
 	struct recorder *rec = NULL;
+	struct approvals *approvals = NULL;
+	struct control *ctl = NULL;
 	struct datapath_config dc;
 	char root[4096];
 	int sfd = -1, err;
@@ -276,8 +280,12 @@ static int serve(const struct policy *p)
 	}
 	if ((err = ev_loop_new(&loop)) || (err = recorder_new(p, loop, &rec)))
 		goto cleanup;
+	if (!(approvals = approvals_new(p, loop))) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
 	err = proxy_new(&(struct proxy_config){ .policy = p, .loop = loop, .identities = ids,
-						.recorder = rec },
+						.recorder = rec, .approvals = approvals },
 			&px);
 	if (err)
 		goto cleanup;
@@ -286,7 +294,11 @@ static int serve(const struct policy *p)
 		goto cleanup;
 	notifier.px = px;
 	if ((sfd = signal_fd()) < 0 || (err = ev_add(loop, sfd, EV_READ, on_signal, NULL)) ||
-	    (err = proxy_serve(px, dp)) || (err = start_notifier(loop, &notifier))) {
+	    (err = proxy_serve(px, dp)) || (err = start_notifier(loop, &notifier)) ||
+	    (err = control_new(&(struct control_config){
+			.policy = p, .policy_file = policy_file, .loop = loop, .proxy = px,
+			.approvals = approvals, .cgroup_root = root, .version = SLUICE_VERSION,
+			.bpf_attached = true }, &ctl))) {
 		err = err ? err : -errno;
 		log_err("failed to start serving: %s", strerror(-err));
 		goto cleanup;
@@ -297,7 +309,9 @@ static int serve(const struct policy *p)
 	err = ev_run(loop);
 	sd_notify(0, "STOPPING=1");
 cleanup:
+	control_free(ctl);
 	proxy_free(px);
+	approvals_free(approvals);
 	recorder_free(rec);
 	datapath_close(dp);
 	if (p->agent.fail_open)
@@ -354,7 +368,7 @@ int main(int argc, char **argv)
 			log_info("detached and unpinned the BPF links under %s", p->agent.bpffs);
 	} else {
 		raise_fd_limit();
-		rc = serve(p);
+		rc = serve(p, config);
 	}
 	policy_free(p);
 	return rc;

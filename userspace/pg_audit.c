@@ -96,9 +96,7 @@ void pg_audit_login(struct session *s, const char *user, const char *database,
 	audit_commit(s);
 }
 
-/* The statement with its constants replaced: what may be shown of a
- * statement whose literals could be secrets. */
-static const char *normalized(const struct pg_statement *st, char *buf, size_t size)
+const char *pg_audit_normalized(const struct pg_statement *st, char *buf, size_t size)
 {
 	const char *text;
 
@@ -138,6 +136,7 @@ static void journal_statement(struct session *s, const struct pg_statement *st,
 	char text[512], msg[700];
 	bool allowed = r->decision == SQL_ALLOW;
 
+	audit_count(sql_decision_name(r->decision));
 	audit_fields_of(s, "statement", &f);
 	audit_field(&f, "SLUICE_DECISION=%s", sql_decision_name(r->decision));
 	if (r->rule >= 0)
@@ -162,7 +161,7 @@ static void journal_statement(struct session *s, const struct pg_statement *st,
 		return;
 	}
 	audit_field(&f, "SLUICE_STATEMENT=%s",
-		    normalized(st, text, sizeof(text)) ?: "(not shown: it does not parse)");
+		    pg_audit_normalized(st, text, sizeof(text)) ?: "(not shown: it does not parse)");
 	snprintf(msg, sizeof(msg), "session %s: %s", s->id,
 		 refusal_reason(r, text, sizeof(text)));
 	log_event(LOG_WARNING, msg, f.v, f.n);

@@ -58,6 +58,10 @@ bool pg_audit_frames_row(struct pg_audit *a, const struct session *s, uint32_t s
 void pg_audit_answer(struct session *s, struct pg_audit *a, const struct pg_track_result *res,
 		     const struct pg_msg *m);
 
+/* The statement with its constants replaced (a function call as its oid),
+ * cut to size; NULL when the lexer rejects it. */
+const char *pg_audit_normalized(const struct pg_statement *st, char *buf, size_t size);
+
 /* Free what is kept between sessions (at exit, for leak checkers). */
 void pg_audit_fini(void);
 

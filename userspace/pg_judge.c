@@ -310,8 +310,7 @@ static void explain(const struct pg_judge *j, struct pg_ruling *out)
 		       j->identity, j->target);
 	else if (out->decision == SQL_APPROVE)
 		refuse(out, "42501", "sluice: %s%s needs approval under policy rule %d "
-		       "(approve \"%s\"); approvals are not available yet, so it is denied",
-		       out->kind, where, out->rule, out->word);
+		       "(approve \"%s\")", out->kind, where, out->rule, out->word);
 }
 
 /* Judge one statement into out if it is more severe than what out holds. */

@@ -64,6 +64,9 @@ struct proto_module {
 	 * NULL, or says why it failed (that side is then unusable; the module
 	 * may still answer the other side). May be NULL. */
 	int (*tls_done)(struct session *s, enum proxy_side side, const char *error);
+	/* Go on after proxy_resume() (an approval was decided): 0 or a
+	 * negative errno (ends the session). May be NULL. */
+	int (*resume)(struct session *s);
 	/* The session ends; free what open() made. May be NULL. */
 	void (*close)(struct session *s);
 };

@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "approvals.h"
 #include "audit.h"
 #include "log.h"
 #include "pg_audit.h"
@@ -67,6 +68,7 @@ struct pg_state {
 	struct pg_judge *judge;
 	struct pg_masking *masking;  /* NULL: this session masks nothing */
 	struct pg_audit audit;
+	struct approval *approval;   /* the held statement's, until it runs or is refused */
 	struct pg_scram *scram;
 	char password[PASSWORD_MAX];
 	uint8_t *startup;          /* the job's startup parameters */
@@ -124,12 +126,11 @@ static int forget_statements(struct pg_track *t, const struct sql_verdict *v)
 }
 
 /* The ErrorResponse a refused statement's job gets in its place. */
-static int refusal(struct session *s, const struct pg_statement *st, const struct pg_ruling *r,
-		   struct pg_outcome *out)
+/* The ErrorResponse the job gets in a refused statement's place. */
+static int refusal_reply(const struct pg_ruling *r, struct pg_outcome *out)
 {
 	struct pg_builder b;
 
-	pg_audit_statement(s, st, r, state(s)->masking != NULL);
 	out->reply = malloc(ERROR_MAX);
 	if (!out->reply)
 		return -ENOMEM;
@@ -139,12 +140,24 @@ static int refusal(struct session *s, const struct pg_statement *st, const struc
 	return b.bad ? -ENOBUFS : 0;
 }
 
-/* What an allowed statement changes in the session's state. */
+static int refusal(struct session *s, const struct pg_statement *st, const struct pg_ruling *r,
+		   struct pg_outcome *out)
+{
+	pg_audit_statement(s, st, r, state(s)->masking != NULL);
+	return refusal_reply(r, out);
+}
+
+/* What an allowed statement changes in the session's state. An approval
+ * it ran under is spent. */
 static int allowed(struct session *s, const struct pg_ruling *r)
 {
 	struct pg_state *ps = state(s);
 	int err = forget_statements(ps->track, r->verdict);
 
+	if (ps->approval) {
+		approvals_done(proxy_approvals(s->proxy), ps->approval);
+		ps->approval = NULL;
+	}
 	/* Its own ReadyForQuery comes after those queued now. */
 	if (!err && pg_judge_changes_lexing(r))
 		pg_judge_hold(ps->judge, pg_track_pending_ready(ps->track) + 1);
@@ -152,9 +165,10 @@ static int allowed(struct session *s, const struct pg_ruling *r)
 }
 
 /* A statement the rules allow, in a session that masks: masking may still
- * refuse it, or have it wait for the catalog. */
+ * refuse it, or have it wait for the catalog. recorded: its statement
+ * event is written already (it waited for an approval). */
 static int masked_statement(struct session *s, const struct pg_statement *st,
-			    struct pg_ruling *r, struct pg_outcome *out)
+			    struct pg_ruling *r, struct pg_outcome *out, bool recorded)
 {
 	struct pg_state *ps = state(s);
 	/* Masking may queue requests before the Query the text points into,
@@ -178,11 +192,87 @@ static int masked_statement(struct session *s, const struct pg_statement *st,
 		r->sqlstate = "42501";
 		err = refusal(s, &kept, r, out);
 	} else if (!err) {
-		pg_audit_statement(s, &kept, r, true);
+		if (!recorded)
+			pg_audit_statement(s, &kept, r, true);
 		err = allowed(s, r);
 	}
 	free(text);
 	return err;
+}
+
+static int runs(struct session *s, const struct pg_statement *st, struct pg_ruling *r,
+		struct pg_outcome *out, bool recorded)
+{
+	if (state(s)->masking)
+		return masked_statement(s, st, r, out, recorded);
+	if (!recorded)
+		pg_audit_statement(s, st, r, false);
+	return allowed(s, r);
+}
+
+/* Tell the job, as a notice, what its statement waits for. Not inside a
+ * row that is streaming to it: the notice would split it. */
+static void notify_waiting(struct session *s, const struct approval *ap, unsigned timeout_s)
+{
+	uint8_t out[ERROR_MAX];
+	struct pg_builder b = pg_builder_on(out, sizeof(out));
+	char msg[512];
+
+	if (state(s)->streaming[SIDE_UPSTREAM])
+		return;
+	snprintf(msg, sizeof(msg), "sluice: this %s needs approval %s (policy rule %d); an "
+		 "approver runs: sluicectl approve %s (or deny it); waiting up to %u second%s",
+		 ap->kind, ap->id, ap->rule, ap->id, timeout_s, timeout_s == 1 ? "" : "s");
+	pg_put_error(&b, 'N', "NOTICE", "00000", msg, 0);
+	if (!b.bad && proxy_inject(s, SIDE_CLIENT, out, b.len))
+		log_warn("session %s: no room to tell the job about approval %s", s->id, ap->id);
+}
+
+/* A statement a rule wants approved: it waits, unread, until a human
+ * decides (approvals.h); then it runs or gets the denial. */
+static int needs_approval(struct session *s, const struct pg_statement *st,
+			  struct pg_ruling *r, struct pg_outcome *out)
+{
+	struct pg_state *ps = state(s);
+	struct approvals *reg = proxy_approvals(s->proxy);
+	struct approval *ap = ps->approval;
+	struct approval_request req;
+	char text[2048];
+	uint64_t fp = 0;
+	int err;
+
+	if (!reg)
+		return refusal(s, st, r, out);
+	if (ap && ap->seq == st->seq) {
+		if (ap->state == APPROVAL_PENDING) {
+			out->wait = true;
+			return 0;
+		}
+		if (ap->state == APPROVAL_APPROVED)
+			return runs(s, st, r, out, true);
+		snprintf(r->message, sizeof(r->message), "sluice: %s not approved (approval %s): %s",
+			 r->kind, ap->id, ap->reason);
+		r->decision = SQL_DENY;
+		ps->approval = NULL;
+		approvals_done(reg, ap);
+		return refusal_reply(r, out);
+	}
+	if (st->text && !sql_fingerprint(st->text, &fp, NULL, 0) && approvals_granted(reg, s, fp)) {
+		r->decision = SQL_ALLOW;
+		return runs(s, st, r, out, false);
+	}
+	req = (struct approval_request){
+		.seq = st->seq, .fingerprint = fp, .cls = r->cls, .kind = r->kind, .rule = r->rule,
+		.statement = pg_audit_normalized(st, text, sizeof(text)) ?: "(not shown: it does not parse)",
+	};
+	if ((err = approvals_ask(reg, s, &req, &ps->approval)))
+		return err;
+	snprintf(r->message, sizeof(r->message), "sluice: %s waits for approval %s under policy "
+		 "rule %d", r->kind, ps->approval->id, r->rule);
+	pg_audit_statement(s, st, r, ps->masking != NULL);
+	notify_waiting(s, ps->approval, (unsigned)(ps->approval->expires - ps->approval->asked));
+	out->wait = true;
+	return 0;
 }
 
 /* Judge a statement about to run; a refusal becomes the ErrorResponse the
@@ -198,12 +288,11 @@ static int on_statement(void *ctx, const struct pg_statement *st, struct pg_outc
 		pg_judge_function_call(ps->judge, &r);
 	else /* a portal no Bind made is an SQL cursor: executing it fetches */
 		pg_judge_sql(ps->judge, st->text ? st->text : "FETCH ALL FROM c", &r);
+	if (r.decision == SQL_APPROVE)
+		return needs_approval(s, st, &r, out);
 	if (r.decision != SQL_ALLOW)
 		return refusal(s, st, &r, out);
-	if (ps->masking)
-		return masked_statement(s, st, &r, out);
-	pg_audit_statement(s, st, &r, false);
-	return allowed(s, &r);
+	return runs(s, st, &r, out, false);
 }
 
 /* ParameterStatus: settings that decide whether statements can be judged. */
@@ -937,10 +1026,31 @@ static int pg_received(struct session *s, enum proxy_side from, struct relay_buf
  * once it is: its end of stream waits for them. */
 static bool pg_holding(struct session *s, enum proxy_side from)
 {
-	enum pg_phase phase = state(s)->phase;
+	struct pg_state *st = state(s);
+	enum pg_phase phase = st->phase;
 
+	/* A job that goes away while its statement awaits approval withdraws
+	 * it: nothing will read the answer. */
+	if (from == SIDE_CLIENT && st->approval && st->approval->state == APPROVAL_PENDING) {
+		approvals_session_ended(proxy_approvals(s->proxy), s, "the job disconnected");
+		st->approval = NULL;
+		st->held = false;
+		proxy_finish(s, "the job disconnected while its statement awaited approval");
+		return false;
+	}
 	return from == SIDE_CLIENT &&
-	       ((phase > PG_CLIENT_STARTUP && phase < PG_RELAY) || state(s)->held);
+	       ((phase > PG_CLIENT_STARTUP && phase < PG_RELAY) || st->held);
+}
+
+/* An approval was decided: judge the held statement again. */
+static int pg_resume(struct session *s)
+{
+	struct pg_state *st = state(s);
+
+	if (!st->held)
+		return 0;
+	st->held = false;
+	return pg_received(s, SIDE_CLIENT, &s->buf[SIDE_CLIENT]);
 }
 
 static int pg_tls_done(struct session *s, enum proxy_side side, const char *error)
@@ -990,6 +1100,8 @@ static void pg_close(struct session *s)
 		return;
 	if (st->have_key)
 		pg_cancel_forget(&st->job_key);
+	if (proxy_approvals(s->proxy))
+		approvals_session_ended(proxy_approvals(s->proxy), s, "the session ended");
 	wipe_password(st);
 	pg_track_free(st->track);
 	pg_judge_free(st->judge);
@@ -1064,5 +1176,6 @@ const struct proto_module proto_postgres = {
 	.received = pg_received,
 	.holding = pg_holding,
 	.tls_done = pg_tls_done,
+	.resume = pg_resume,
 	.close = pg_close,
 };

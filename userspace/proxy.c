@@ -34,6 +34,7 @@ struct proxy {
 	struct datapath *datapath;
 	struct identity_resolver *identities;
 	struct recorder *recorder;
+	struct approvals *approvals;
 	int listen_fd[2];       /* IPv4, IPv6 (or -1) */
 	int spare_fd;           /* given up to accept and refuse when out of fds */
 	unsigned nsessions;
@@ -705,6 +706,7 @@ int proxy_new(const struct proxy_config *cfg, struct proxy **out)
 	px->loop = cfg->loop;
 	px->identities = cfg->identities;
 	px->recorder = cfg->recorder;
+	px->approvals = cfg->approvals;
 	px->listen_fd[0] = px->listen_fd[1] = -1;
 	TAILQ_INIT(&px->sessions);
 	TAILQ_INIT(&px->connecting);
@@ -782,4 +784,49 @@ unsigned proxy_session_count(const struct proxy *px)
 const struct policy *proxy_policy(const struct proxy *px)
 {
 	return px->policy;
+}
+
+struct approvals *proxy_approvals(const struct proxy *px)
+{
+	return px ? px->approvals : NULL;
+}
+
+struct session *proxy_find_session(struct proxy *px, const char *id)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &px->sessions, all)
+		if (!strcmp(s->id, id))
+			return s;
+	return NULL;
+}
+
+struct session *proxy_first_session(struct proxy *px)
+{
+	return TAILQ_FIRST(&px->sessions);
+}
+
+struct session *proxy_next_session(struct session *s)
+{
+	return TAILQ_NEXT(s, all);
+}
+
+void proxy_kill(struct session *s, const char *reason)
+{
+	session_end(s, reason, true);
+}
+
+void proxy_resume(struct session *s)
+{
+	int err = s->proto->resume ? s->proto->resume(s) : 0;
+
+	if (!err)
+		err = pump_write(s, SIDE_UPSTREAM);
+	if (!err)
+		err = pump_write(s, SIDE_CLIENT);
+	if (err) {
+		fail_session(s, SIDE_CLIENT, err);
+		return;
+	}
+	session_relay(s, SIDE_CLIENT, EV_NONE);
 }

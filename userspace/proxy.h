@@ -31,6 +31,7 @@ struct policy_identity;
 struct policy_target;
 struct proxy;
 struct recorder;
+struct approvals;
 
 /* What a protocol module may read about its session. */
 struct session {
@@ -66,6 +67,7 @@ struct proxy_config {
 	struct ev_loop *loop;
 	struct identity_resolver *identities;
 	struct recorder *recorder;             /* or NULL: nothing recorded */
+	struct approvals *approvals;           /* or NULL */
 };
 
 /* Bind and listen on the policy's listen addresses (IPv6 optional). */
@@ -83,6 +85,25 @@ void proxy_listen_fds(const struct proxy *px, int fds[2]);
 unsigned proxy_session_count(const struct proxy *px);
 
 const struct policy *proxy_policy(const struct proxy *px);
+
+/* The live sessions, for the control socket: by id (NULL: none), and in
+ * order of start. */
+struct session *proxy_find_session(struct proxy *px, const char *id);
+struct session *proxy_first_session(struct proxy *px);
+struct session *proxy_next_session(struct session *s);
+
+/* End a session now, with both connections reset. Not from inside one of
+ * its own callbacks. */
+void proxy_kill(struct session *s, const char *reason);
+
+/* Something outside the session's I/O (an approval) lets its module go on:
+ * run the module's resume(), then move what it cleared. Not from inside
+ * one of its own callbacks. */
+void proxy_resume(struct session *s);
+
+/* The agent-wide registry of approvals (NULL: none, so nothing can be
+ * approved). */
+struct approvals *proxy_approvals(const struct proxy *px);
 
 /* "ip:port" or "[ip6]:port". */
 void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t size);

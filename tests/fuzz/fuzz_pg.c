@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "approvals.h"
 #include "audit.h"
 #include "ev.h"
 #include "log.h"
@@ -33,6 +34,7 @@
 static struct policy *policy;
 static struct ev_loop *loop;
 static struct recorder *recorder;
+static struct approvals *approvals;
 static char state_dir[] = "/tmp/sluice-fuzz-pg.XXXXXX";
 
 /* The core's services, as proxy.c gives them. */
@@ -56,6 +58,18 @@ void proxy_established(struct session *s)
 void proxy_finish(struct session *s, const char *reason)
 {
 	s->finishing = reason;
+}
+
+/* Statements that need approval are asked for and wait: nobody decides. */
+struct approvals *proxy_approvals(const struct proxy *px)
+{
+	(void)px;
+	return approvals;
+}
+
+void proxy_resume(struct session *s)
+{
+	(void)s;
 }
 
 const struct policy *proxy_policy(const struct proxy *px)
@@ -102,6 +116,7 @@ static int remove_one(const char *path, const struct stat *sb, int type, struct 
 static void remove_state(void)
 {
 	recorder_free(recorder);
+	approvals_free(approvals);
 	ev_loop_free(loop);
 	audit_fini();
 	nftw(state_dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
@@ -136,7 +151,7 @@ static void setup(void)
 		 state_dir, pw);
 	policy = policy_parse(json, strlen(json), &errs);
 	if (!policy || proto_postgres.init(policy) || ev_loop_new(&loop) ||
-	    recorder_new(policy, loop, &recorder))
+	    recorder_new(policy, loop, &recorder) || !(approvals = approvals_new(policy, loop)))
 		abort();
 }
 

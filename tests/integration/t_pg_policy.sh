@@ -96,7 +96,7 @@ ALL='"read", "write", "ddl", "dcl", "session", "copy_in", "copy_out", "procedura
 READER_RULE=$((NWORDS + 1))
 {
 	printf '{ "agent": { "listen": "127.0.0.1:%s", "listen6": "[::1]:%s",\n' "$LPORT" "$LPORT"
-	printf '    "bpffs": "%s", "state_dir": "%s/state",\n' "$BPFFS" "$WORK"
+	printf '    "bpffs": "%s", "state_dir": "%s/state", "control_socket": "%s/control.sock",\n' "$BPFFS" "$WORK" "$WORK"
 	printf '    "select": { "cgroups": ["/%s-open", "/%s-reader"' "$TAG" "$TAG"
 	i=1; while [ $i -le "$NWORDS" ]; do printf ', "/%s-w%d"' "$TAG" $i; i=$((i + 1)); done
 	printf '] } },\n  "identities": [\n'
@@ -117,7 +117,7 @@ READER_RULE=$((NWORDS + 1))
 		i=$((i + 1))
 	done
 	printf ',\n    { "target": "orders-db", "roles": ["reader"], "allow": ["read", "write", "session"],\n'
-	printf '      "approve": ["delete"], "deny": ["ddl"] }\n  ]\n}\n'
+	printf '      "approve": ["delete"], "deny": ["ddl"], "timeout": "1s" }\n  ]\n}\n'
 } > "$WORK/policy.json"
 mk_cgroup "/$TAG-open"
 mk_cgroup "/$TAG-reader"
@@ -203,13 +203,18 @@ done < "$WORK/cases"
 out=$(pgq w13 -m prepared "DELETE FROM t1 WHERE a = 12345")
 denied_by "$out" 13 delete || fail "prepared DELETE not refused at Execute: $out"
 
-# reader: approval, rule denials, default denials.
+# reader: approval (nobody decides: denied after the rule's timeout; see
+# t_approvals for the rest), rule denials, default denials.
 out=$(pgq reader "INSERT INTO t1 VALUES (5)" "DELETE FROM t1 WHERE a = 5" \
 	"CREATE TABLE x (a int)" "GRANT SELECT ON t1 TO PUBLIC" "EXECUTE never_prepared")
+# (The notice that the DELETE waits comes first; t_approvals reads it.)
+printf '%s\n' "$out" | grep -q '^NOTICE 00000 sluice: this delete needs approval' ||
+	fail "no notice that the DELETE waits: $out"
+out=$(printf '%s\n' "$out" | grep -v '^NOTICE')
 printf '%s\n' "$out" | sed -n 1p | grep -q '^OK INSERT' || fail "reader INSERT: $out"
 printf '%s\n' "$out" | sed -n 2p |
-	grep -q "^ERROR 42501 sluice: delete needs approval under policy rule $READER_RULE (approve \"delete\")" ||
-	fail "reader DELETE not held for approval: $out"
+	grep -q "^ERROR 42501 sluice: delete not approved (approval [0-9a-f]*): no decision within 1 second$" ||
+	fail "reader DELETE not held for approval (and denied when nobody decides): $out"
 printf '%s\n' "$out" | sed -n 3p | grep -q "denied by policy rule $READER_RULE (deny \"ddl\")" ||
 	fail "reader CREATE not denied by its rule: $out"
 printf '%s\n' "$out" | sed -n 4p |
