@@ -103,6 +103,11 @@ static const struct {
 	{ "session_refused", "MESSAGE_ID=b321ce13a57041c886c5d0928981da52" },
 	{ "statement", "MESSAGE_ID=8d3e3db85b5b40859389894d39a54717" },
 	{ "record_failed", "MESSAGE_ID=3e5be7edc36c424abc60ebbd6fcc55d4" },
+	{ "approval_pending", "MESSAGE_ID=fef62b4fdd344356b4a3df5753b3aae3" },
+	{ "approval_decided", "MESSAGE_ID=1cf49d0732e14091a9c6b01d522e500b" },
+	{ "approval_expired", "MESSAGE_ID=1cf49d0732e14091a9c6b01d522e500b" },
+	{ "approval_withdrawn", "MESSAGE_ID=1cf49d0732e14091a9c6b01d522e500b" },
+	{ "job_contained", "MESSAGE_ID=47529760b9f54e19abede646a7171771" },
 };
 
 static const char *message_id(const char *const *fields, size_t n)

@@ -285,7 +285,8 @@ static int serve(const struct policy *p, const char *policy_file)
 		goto cleanup;
 	}
 	err = proxy_new(&(struct proxy_config){ .policy = p, .loop = loop, .identities = ids,
-						.recorder = rec, .approvals = approvals },
+						.recorder = rec, .approvals = approvals,
+						.cgroup_root = root },
 			&px);
 	if (err)
 		goto cleanup;

@@ -126,6 +126,16 @@ static const char *refusal_reason(const struct pg_ruling *r, char *buf, size_t s
 	return syntax_error(r->sqlstate, r->position, buf, size) ?: r->message;
 }
 
+/* allow, deny, approve; would_deny and would_approve when observed. */
+static const char *decision_name(const struct pg_ruling *r)
+{
+	if (r->observed && r->decision == SQL_DENY)
+		return "would_deny";
+	if (r->observed && r->decision == SQL_APPROVE)
+		return "would_approve";
+	return sql_decision_name(r->decision);
+}
+
 /* journald: one entry per decision. Refusals are warnings and name the
  * statement normalized; an allowed one says what it does, not its text. */
 static void journal_statement(struct session *s, const struct pg_statement *st,
@@ -136,9 +146,9 @@ static void journal_statement(struct session *s, const struct pg_statement *st,
 	char text[512], msg[700];
 	bool allowed = r->decision == SQL_ALLOW;
 
-	audit_count(sql_decision_name(r->decision));
+	audit_count(decision_name(r));
 	audit_fields_of(s, "statement", &f);
-	audit_field(&f, "SLUICE_DECISION=%s", sql_decision_name(r->decision));
+	audit_field(&f, "SLUICE_DECISION=%s", decision_name(r));
 	if (r->rule >= 0)
 		audit_field(&f, "SLUICE_RULE=%d", r->rule);
 	audit_field(&f, "SLUICE_SEQ=%" PRIu32, st->seq);
@@ -162,9 +172,9 @@ static void journal_statement(struct session *s, const struct pg_statement *st,
 	}
 	audit_field(&f, "SLUICE_STATEMENT=%s",
 		    pg_audit_normalized(st, text, sizeof(text)) ?: "(not shown: it does not parse)");
-	snprintf(msg, sizeof(msg), "session %s: %s", s->id,
-		 refusal_reason(r, text, sizeof(text)));
-	log_event(LOG_WARNING, msg, f.v, f.n);
+	snprintf(msg, sizeof(msg), "session %s: %s%s", s->id, r->observed ? "observe mode, let "
+		 "through: " : "", refusal_reason(r, text, sizeof(text)));
+	log_event(r->observed ? LOG_NOTICE : LOG_WARNING, msg, f.v, f.n);
 }
 
 static void record_tables(struct json_out *j, const struct sql_verdict *v)
@@ -240,7 +250,7 @@ void pg_audit_statement(struct session *s, const struct pg_statement *st,
 	/* What decides first: a huge text or parameter list is cut, not it. */
 	json_out_uint(j, "seq", st->seq);
 	json_out_str(j, "path", path_names[st->path]);
-	json_out_str(j, "decision", sql_decision_name(r->decision));
+	json_out_str(j, "decision", decision_name(r));
 	if (r->rule >= 0)
 		json_out_int(j, "rule", r->rule);
 	json_out_str(j, "class", r->cls);

@@ -51,6 +51,8 @@ struct pg_ruling {
 	const char *sqlstate;
 	char message[512];
 	int position;          /* a syntax error's character position, or 0 */
+	bool observed;         /* the deciding rule (or the agent) is in observe
+				  mode: the decision is logged, not enforced */
 	/* What the statements do (NULL for a refusal that is not a rule's):
 	 * valid until the next call on this judge. */
 	const struct sql_verdict *verdict;

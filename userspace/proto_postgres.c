@@ -30,6 +30,7 @@
 
 #include "approvals.h"
 #include "audit.h"
+#include "jobctl.h"
 #include "log.h"
 #include "pg_audit.h"
 #include "pg_auth.h"
@@ -275,6 +276,27 @@ static int needs_approval(struct session *s, const struct pg_statement *st,
 	return 0;
 }
 
+/* Is the rule that decided r (or, for a default denial, the agent) in
+ * observe mode? */
+static bool observing(const struct session *s, const struct pg_ruling *r)
+{
+	const struct policy *p = pg.policy;
+	enum policy_mode mode = r->rule >= 0 ? p->rules[r->rule].mode : POLICY_MODE_INHERIT;
+
+	(void)s;
+	return mode == POLICY_MODE_OBSERVE || (mode == POLICY_MODE_INHERIT && p->agent.observe);
+}
+
+/* A denial by a rule with on_deny kill_job or freeze_job: the job's cgroup
+ * goes too (jobctl.h). */
+static void contain_job(struct session *s, const struct pg_ruling *r)
+{
+	const struct policy_rule *rule = r->rule >= 0 ? &pg.policy->rules[r->rule] : NULL;
+
+	if (rule && rule->on_deny != POLICY_ON_DENY_REFUSE)
+		jobctl_contain(s, rule->on_deny, r->rule);
+}
+
 /* Judge a statement about to run; a refusal becomes the ErrorResponse the
  * job gets in its place. One that runs is prepared for masking. */
 static int on_statement(void *ctx, const struct pg_statement *st, struct pg_outcome *out)
@@ -288,10 +310,19 @@ static int on_statement(void *ctx, const struct pg_statement *st, struct pg_outc
 		pg_judge_function_call(ps->judge, &r);
 	else /* a portal no Bind made is an SQL cursor: executing it fetches */
 		pg_judge_sql(ps->judge, st->text ? st->text : "FETCH ALL FROM c", &r);
+	if (r.decision != SQL_ALLOW && observing(s, &r)) {
+		/* Shadow mode: what would have happened is logged and
+		 * recorded; the statement runs. */
+		r.observed = true;
+		pg_audit_statement(s, st, &r, ps->masking != NULL);
+		return runs(s, st, &r, out, true);
+	}
 	if (r.decision == SQL_APPROVE)
 		return needs_approval(s, st, &r, out);
-	if (r.decision != SQL_ALLOW)
+	if (r.decision != SQL_ALLOW) {
+		contain_job(s, &r);
 		return refusal(s, st, &r, out);
+	}
 	return runs(s, st, &r, out, false);
 }
 

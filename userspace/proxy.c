@@ -35,6 +35,7 @@ struct proxy {
 	struct identity_resolver *identities;
 	struct recorder *recorder;
 	struct approvals *approvals;
+	const char *cgroup_root;
 	int listen_fd[2];       /* IPv4, IPv6 (or -1) */
 	int spare_fd;           /* given up to accept and refuse when out of fds */
 	unsigned nsessions;
@@ -707,6 +708,7 @@ int proxy_new(const struct proxy_config *cfg, struct proxy **out)
 	px->identities = cfg->identities;
 	px->recorder = cfg->recorder;
 	px->approvals = cfg->approvals;
+	px->cgroup_root = cfg->cgroup_root;
 	px->listen_fd[0] = px->listen_fd[1] = -1;
 	TAILQ_INIT(&px->sessions);
 	TAILQ_INIT(&px->connecting);
@@ -784,6 +786,11 @@ unsigned proxy_session_count(const struct proxy *px)
 const struct policy *proxy_policy(const struct proxy *px)
 {
 	return px->policy;
+}
+
+const char *proxy_cgroup_root(const struct proxy *px)
+{
+	return px ? px->cgroup_root : NULL;
 }
 
 struct approvals *proxy_approvals(const struct proxy *px)

@@ -68,6 +68,7 @@ struct proxy_config {
 	struct identity_resolver *identities;
 	struct recorder *recorder;             /* or NULL: nothing recorded */
 	struct approvals *approvals;           /* or NULL */
+	const char *cgroup_root;               /* the cgroup2 mount, for jobctl */
 };
 
 /* Bind and listen on the policy's listen addresses (IPv6 optional). */
@@ -100,6 +101,9 @@ void proxy_kill(struct session *s, const char *reason);
  * run the module's resume(), then move what it cleared. Not from inside
  * one of its own callbacks. */
 void proxy_resume(struct session *s);
+
+/* Where the cgroup2 hierarchy is mounted (NULL: not known). */
+const char *proxy_cgroup_root(const struct proxy *px);
 
 /* The agent-wide registry of approvals (NULL: none, so nothing can be
  * approved). */

@@ -67,6 +67,12 @@ struct approvals *proxy_approvals(const struct proxy *px)
 	return approvals;
 }
 
+const char *proxy_cgroup_root(const struct proxy *px)
+{
+	(void)px;
+	return NULL; /* no job is ever killed from here */
+}
+
 void proxy_resume(struct session *s)
 {
 	(void)s;
