@@ -158,6 +158,7 @@ PG_FUZZ_SRCS := tests/fuzz/fuzz_pg.c userspace/proto_postgres.c userspace/pg_wir
 		userspace/pg_catalog.c userspace/keyfile.c userspace/ev.c userspace/relay.c \
 		userspace/tls.c userspace/pg_audit.c userspace/audit.c userspace/json_out.c userspace/text.c \
 		userspace/recorder.c userspace/recording.c userspace/approvals.c userspace/jobctl.c \
+		userspace/webhook.c \
 		$(POLICY_SRCS) $(SQL_SRCS)
 build-fuzz/fuzz_pg: $(PG_FUZZ_SRCS) $(wildcard userspace/*.h policy/*.h)
 	$(call msg,FUZZ,$@)

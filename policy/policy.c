@@ -1084,7 +1084,7 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 	a->max_message_bytes = 1u << 20;
 	a->max_sessions = 10000;
 	a->record_rows = 100;
-	a->record_stream_bytes = 1u << 20;
+	a->record_stream_bytes = 64u << 10;
 	a->record_flush_ms = 1000;
 	a->retention_days = 90;
 	default_listen("127.0.0.1:15001", &a->listen, &a->listen_len);

@@ -147,7 +147,7 @@ struct policy_agent {
 	unsigned record_rows;              /* result rows recorded per statement,
 					    * default 100 */
 	unsigned record_stream_bytes;      /* tcp bytes recorded per direction,
-					    * default 1 MiB */
+					    * default 64 KiB */
 	unsigned record_flush_ms;          /* recordings reach the disk this
 					    * often, default 1000 */
 	bool record_continue;              /* "on_record_failure": "block"

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "policy.h"
 #include "proxy.h"
+#include "webhook.h"
 
 #define TICK_MS 1000
 
@@ -37,6 +38,8 @@ struct approvals {
 	struct approval_list pending;   /* and decided, until the module is done */
 	struct grant_list grants;
 	unsigned npending;
+	struct webhook *hook;           /* or NULL */
+	struct json_out body;
 };
 
 static const char *const state_names[] = { "pending", "approved", "denied" };
@@ -133,7 +136,9 @@ struct approvals *approvals_new(const struct policy *p, struct ev_loop *loop)
 	a->policy = p;
 	TAILQ_INIT(&a->pending);
 	TAILQ_INIT(&a->grants);
-	if (ev_every(loop, TICK_MS, expire, a)) {
+	if (webhook_new(p->agent.approval_webhook, loop, &a->hook) ||
+	    ev_every(loop, TICK_MS, expire, a)) {
+		webhook_free(a->hook);
 		free(a);
 		return NULL;
 	}
@@ -165,6 +170,8 @@ void approvals_free(struct approvals *a)
 		approval_free(a, TAILQ_FIRST(&a->pending));
 	while (TAILQ_FIRST(&a->grants))
 		grant_free(a, TAILQ_FIRST(&a->grants));
+	webhook_free(a->hook);
+	json_out_free(&a->body);
 	free(a);
 }
 
@@ -187,6 +194,36 @@ static void new_id(struct approvals *a, char id[9])
 			r = (uint32_t)rand();
 		snprintf(id, 9, "%08" PRIx32, r);
 	} while (approvals_find(a, id));
+}
+
+/* The webhook's body: what sluicectl approvals shows of it. */
+static void notify(struct approvals *a, const struct approval *ap)
+{
+	const struct session *s = ap->session;
+	struct json_out *j = &a->body;
+
+	if (!a->hook)
+		return;
+	json_out_begin(j, 64u << 10);
+	json_out_str(j, "event", "approval_pending");
+	json_out_str(j, "id", ap->id);
+	json_out_str(j, "session", s->id);
+	json_out_str(j, "identity", s->identity->name);
+	json_out_str(j, "target", s->target->name);
+	json_out_str(j, "statement", ap->statement);
+	json_out_str(j, "class", ap->cls);
+	json_out_str(j, "kind", ap->kind);
+	json_out_int(j, "rule", ap->rule);
+	json_out_int(j, "asked", ap->asked);
+	json_out_int(j, "expires", ap->expires);
+	json_out_open(j, "facts", '{');
+	json_out_str(j, "cgroup", s->facts.cgroup);
+	json_out_str(j, "user", s->facts.user);
+	json_out_uint(j, "uid", s->facts.uid);
+	json_out_uint(j, "pid", s->facts.tgid);
+	json_out_str(j, "exe", s->facts.exe);
+	json_out_close(j);
+	webhook_post(a->hook, json_out_end(j) ?: "{}");
 }
 
 int approvals_ask(struct approvals *a, struct session *s, const struct approval_request *req,
@@ -215,6 +252,7 @@ int approvals_ask(struct approvals *a, struct session *s, const struct approval_
 	snprintf(msg, sizeof(msg), "session %s: %s needs approval %s (sluicectl approve %s)", s->id,
 		 ap->kind, ap->id, ap->id);
 	tell(ap, "approval_pending", LOG_WARNING, msg, NULL, NULL, 0);
+	notify(a, ap);
 	*out = ap;
 	return 0;
 }

@@ -9,7 +9,8 @@
  * statement fingerprint), or for the identity for a while; or deny with a
  * reason. No decision within the rule's timeout denies. A session that ends
  * withdraws what it asked. Each step goes to journald and the session's
- * recording, with who decided. Decided approvals resume their session
+ * recording, with who decided, and a pending one is posted to
+ * agent.approval_webhook when set (webhook.h). Decided approvals resume their session
  * (proxy_resume()); the module reads the decision when it judges the
  * statement again, and then calls approvals_done().
  * Event loop only: not thread-safe. Return convention: 0 or a negative errno.

@@ -245,10 +245,9 @@ void audit_stream(struct session *s, enum proxy_side from, const uint8_t *p, siz
 		}
 		if (piece > bound - *done)
 			piece = (size_t)(bound - *done);
-		EVP_EncodeBlock(b64, p, (int)piece);
 		j = audit_begin(s, "data");
 		json_out_str(j, "from", side_word(from));
-		json_out_str(j, "b64", (const char *)b64);
+		json_out_ascii(j, "b64", (const char *)b64, (size_t)EVP_EncodeBlock(b64, p, (int)piece));
 		audit_commit(s);
 		*done += piece;
 		p += piece;

@@ -167,6 +167,16 @@ void json_out_hex(struct json_out *j, const char *key, const void *s, size_t n, 
 	put(j, "\"", 1);
 }
 
+void json_out_ascii(struct json_out *j, const char *key, const char *s, size_t n)
+{
+	if (!admit(j) || n > room(j))
+		return;
+	separator(j, key);
+	put(j, "\"", 1);
+	put(j, s, n);
+	put(j, "\"", 1);
+}
+
 void json_out_str(struct json_out *j, const char *key, const char *s)
 {
 	json_out_bytes(j, key, s, strlen(s), SIZE_MAX);

@@ -45,6 +45,9 @@ void json_out_free(struct json_out *j);
 void json_out_str(struct json_out *j, const char *key, const char *s);
 /* n bytes of s, at most max of them (cut at a character boundary). */
 void json_out_bytes(struct json_out *j, const char *key, const void *s, size_t n, size_t max);
+/* n bytes the caller knows need no escape (base64): put as they are, or
+ * not at all when they do not fit. */
+void json_out_ascii(struct json_out *j, const char *key, const char *s, size_t n);
 /* n bytes as a "\x" and hex string, whatever they are. */
 void json_out_hex(struct json_out *j, const char *key, const void *s, size_t n, size_t max);
 void json_out_int(struct json_out *j, const char *key, int64_t v);

@@ -4,7 +4,8 @@
 # finish, deny gives the job the reason, no decision within the rule's
 # timeout denies, an approval for the identity lets the next one through,
 # and a job that goes away withdraws its request. A non-member and the
-# job's own uid may not decide. Each step is in journald and the recording.
+# job's own uid may not decide. Each step is in journald and the recording;
+# a pending approval is posted to the webhook (a small HTTP server here).
 . tests/lib.sh
 
 CTL=$BUILD/sluicectl
@@ -21,13 +22,31 @@ trap 'userdel "$APPROVER" 2>/dev/null; userdel "$OTHER" 2>/dev/null;
 pg_start
 pg_super -d orders -c "create table jobs (id int, note text); alter table jobs owner to app;
 	insert into jobs select g, 'n' || g from generate_series(1, 10) g" >/dev/null || fail "fixtures"
+HPORT=$(free_port)
+python3 - "$HPORT" "$WORK/hook.log" <<'EOF' &
+import http.server, sys
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(sys.argv[2], "ab") as f:
+            f.write(self.path.encode() + b" " + body + b"\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
+EOF
+PIDS="$! $PIDS"
+n=50
+while ! ss -Htln "sport = :$HPORT" | grep -q . && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 LPORT=$(free_port)
 mk_cgroup "/$TAG"
 write_pg_policy "$WORK/policy.json" "$LPORT"
-python3 - "$WORK/policy.json" <<'EOF'
+python3 - "$WORK/policy.json" "$HPORT" <<'EOF'
 import json, sys
 p = json.load(open(sys.argv[1]))
 p["agent"]["record_flush_ms"] = 100
+p["agent"]["approval_webhook"] = "http://127.0.0.1:%s/hook" % sys.argv[2]
 p["rules"][0].update(approve=["delete"], timeout="4s")
 json.dump(p, open(sys.argv[1], "w"), indent=2)
 EOF
@@ -70,6 +89,16 @@ assert a["kind"] == "delete" and a["class"] == "write" and a["rule"] == 0, a
 assert a["identity"] == "job" and a["target"] == "orders-db", a
 assert a["facts"]["cgroup"] == "/" + sys.argv[2] and a["expires"] - a["asked"] == 4, a
 EOF
+wait_for "$WORK/hook.log" "$APPROVAL" || fail "the webhook was not posted"
+python3 - "$WORK/hook.log" "$APPROVAL" <<'EOF' || fail "webhook body: $(cat "$WORK/hook.log")"
+import json, sys
+path, body = open(sys.argv[1]).readline().split(" ", 1)
+b = json.loads(body)
+assert path == "/hook" and b["id"] == sys.argv[2] and b["event"] == "approval_pending", b
+assert b["statement"] == "delete from jobs where id = $1" and b["kind"] == "delete", b
+EOF
+wait_for "$AGENT_LOG" "approval webhook http://127.0.0.1:$HPORT/hook: notified" ||
+	fail "the webhook's answer was not logged"
 # Other sessions go on while one waits.
 out=$(job_psql -At -c "select count(*) from jobs") || fail "a second session while one waits"
 [ "$out" = 10 ] || fail "second session: $out"
