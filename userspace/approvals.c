@@ -216,13 +216,7 @@ static void notify(struct approvals *a, const struct approval *ap)
 	json_out_int(j, "rule", ap->rule);
 	json_out_int(j, "asked", ap->asked);
 	json_out_int(j, "expires", ap->expires);
-	json_out_open(j, "facts", '{');
-	json_out_str(j, "cgroup", s->facts.cgroup);
-	json_out_str(j, "user", s->facts.user);
-	json_out_uint(j, "uid", s->facts.uid);
-	json_out_uint(j, "pid", s->facts.tgid);
-	json_out_str(j, "exe", s->facts.exe);
-	json_out_close(j);
+	audit_json_facts(j, s);
 	webhook_post(a->hook, json_out_end(j) ?: "{}");
 }
 

@@ -138,9 +138,26 @@ static void known(struct json_out *j, const char *key, const char *v)
 		json_out_str(j, key, v);
 }
 
-static void record_start(struct session *s)
+void audit_json_facts(struct json_out *j, const struct session *s)
 {
 	const struct identity_facts *id = &s->facts;
+
+	json_out_open(j, "facts", '{');
+	known(j, "cgroup", id->cgroup);
+	known(j, "unit", id->unit);
+	known(j, "container", id->container);
+	json_out_uint(j, "uid", id->uid);
+	known(j, "user", id->user);
+	json_out_uint(j, "gid", id->gid);
+	json_out_uint(j, "pid", id->tgid);
+	json_out_uint(j, "tid", id->pid);
+	known(j, "exe", id->exe);
+	known(j, "comm", id->comm);
+	json_out_close(j);
+}
+
+static void record_start(struct session *s)
+{
 	struct json_out *j = audit_begin(s, "session_start");
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
@@ -160,18 +177,7 @@ static void record_start(struct session *s)
 	}
 	sockaddr_format(&s->dst, addr, sizeof(addr));
 	json_out_str(j, "upstream", addr);
-	json_out_open(j, "facts", '{');
-	known(j, "cgroup", id->cgroup);
-	known(j, "unit", id->unit);
-	known(j, "container", id->container);
-	json_out_uint(j, "uid", id->uid);
-	known(j, "user", id->user);
-	json_out_uint(j, "gid", id->gid);
-	json_out_uint(j, "pid", id->tgid);
-	json_out_uint(j, "tid", id->pid);
-	known(j, "exe", id->exe);
-	known(j, "comm", id->comm);
-	json_out_close(j);
+	audit_json_facts(j, s);
 	audit_commit(s);
 }
 

@@ -63,6 +63,9 @@ void audit_session_end(struct session *s, const char *reason);
 struct json_out *audit_begin(struct session *s, const char *ev);
 void audit_commit(struct session *s);
 
+/* The session's identity facts as member "facts" of j. */
+void audit_json_facts(struct json_out *j, const struct session *s);
+
 /* Statement decisions since the agent started, for status. */
 struct audit_counts {
 	uint64_t allow, deny, approve, would_deny, would_approve;
