@@ -31,7 +31,7 @@ PG_ALLOW='"read", "write", "session"' write_pg_policy "$WORK/policy.json" "$(fre
 python3 - "$WORK/policy.json" <<'EOF'
 import json, sys
 p = json.load(open(sys.argv[1]))
-p["rules"][0].update(deny=["drop", "delete_without_where"], approve=["delete"],
+p["rules"][0].update(deny=["drop", "delete_without_where"], approve=["delete"], timeout="60s",
                      mask=[{"column": "ssn"}, {"column": "customers.email", "with": "partial"}])
 json.dump(p, open(sys.argv[1], "w"), indent=2)
 EOF
@@ -45,17 +45,39 @@ in_cgroup "/$TAG/ci-job-42" env -u PGPASSWORD psql -X -h 127.0.0.2 -p "$PGPORT" 
 	fail "psql through sluice failed"
 wait_for "$AGENT_LOG" "session_end" || fail "no session logged"
 
-say "the policy: reads work with columns masked; DROP is denied; DELETE needs an approval (not built yet)"
+say "the policy: reads work with columns masked; DROP is denied"
 in_cgroup "/$TAG/ci-job-42" psql -X -h 127.0.0.2 -p "$PGPORT" -U ci -d orders \
 	-c "select * from customers order by id" -c "select name, upper(ssn) from customers" \
 	-c "drop table customers" 2>&1 | sed 's/^/    /'
-in_cgroup "/$TAG/ci-job-42" psql -X -h 127.0.0.2 -p "$PGPORT" -U ci -d orders \
-	-c "delete from customers where id = 2" 2>&1 | sed 's/^/    /'
-pg_super -d orders -At -c "select count(*) || ' rows still in customers' from customers"
+
+say "a DELETE waits for approval (the job runs as nobody; root approves from another terminal)"
+in_cgroup "/$TAG/ci-job-42" runuser -u nobody -- psql -X -h 127.0.0.2 -p "$PGPORT" -U ci -d orders \
+	-c "delete from customers where id = 2" > "$WORK/delete.out" 2>&1 &
+JOB=$!
+CTL="$BUILD/sluicectl --socket $WORK/control.sock"
+n=100
+while ! $CTL approvals | grep -q delete && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+$CTL approvals | sed 's/^/    /'
+id=$($CTL --json approvals | python3 -c 'import json,sys; print(json.load(sys.stdin)["approvals"][0]["id"])')
+echo "    \$ sluicectl approve $id"
+$CTL approve "$id" || fail "approve"
+wait "$JOB"
+sed 's/^/    job: /' "$WORK/delete.out"
+pg_super -d orders -At -c "select count(*) || ' row(s) left in customers' from customers"
 
 say "what sluiced logged (stderr and journald, one structured entry each)"
 grep -E "session_(start|end)|postgres startup|authenticated|statement SLUICE|denied|approval" "$AGENT_LOG" |
 	sed 's/ SLUICE_/\n    SLUICE_/g'
+
+say "the recordings: sluice-replay lists the sessions and shows one (masked values stay masked)"
+REPLAY="$BUILD/sluice-replay --dir $WORK/state/recordings --key $WORK/state/recording.key"
+$REPLAY list | sed 's/^/    /'
+sel=$($REPLAY list --json | python3 -c 'import json,sys
+for line in sys.stdin:
+    s = json.loads(line)
+    if s.get("statements", 0) >= 3:
+        print(s["session"]); break')
+[ -n "$sel" ] && $REPLAY show "$sel" | sed 's/^/    /'
 
 say "the same psql outside the job's cgroup goes direct, and needs the password"
 before=$(count "$AGENT_LOG" session_start)
@@ -74,4 +96,4 @@ grep "swapped into pinned links" "$AGENT_LOG"
 stop_agent
 "$SLUICED" --config "$WORK/policy.json" --detach
 
-say "coming next (open issues): recordings and sluice-replay, approvals via sluicectl, OIDC identities and access review, packages"
+say "coming next (open issues): policy reload, OIDC identities and access review, packages"
