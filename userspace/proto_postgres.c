@@ -658,6 +658,21 @@ static int answer_byte(struct session *s, char c)
 	return proxy_inject(s, SIDE_CLIENT, &c, 1);
 }
 
+/* A job cancelling a statement that awaits approval (psql's Ctrl-C) takes
+ * the request back: it is denied, and the server, where nothing runs, is
+ * not bothered. */
+static bool withdraw_by_cancel(struct session *victim)
+{
+	struct approval *ap = state(victim)->approval;
+	struct approval_decider job = { victim->facts.uid, "the job" };
+
+	if (!ap || ap->state != APPROVAL_PENDING)
+		return false;
+	approvals_decide(proxy_approvals(victim->proxy), ap, false, APPROVAL_ONCE, 0,
+			 "cancelled by the job", &job);
+	return true;
+}
+
 static int on_cancel_request(struct session *s, const struct pg_msg *m)
 {
 	struct pg_reader r = pg_reader_of(m);
@@ -671,6 +686,10 @@ static int on_cancel_request(struct session *s, const struct pg_msg *m)
 	    memcmp(&victim->dst, &s->dst, sizeof(s->dst))) {
 		log_warn("session %s: cancel request with an unknown key, ignored", s->id);
 		proxy_finish(s, "cancel request with an unknown key");
+		return 0;
+	}
+	if (withdraw_by_cancel(victim)) {
+		proxy_finish(s, "cancel request withdrew an approval");
 		return 0;
 	}
 	pg_begin(&b, 0);

@@ -3,7 +3,7 @@
 # while other sessions work; sluicectl approve from an approver lets it
 # finish, deny gives the job the reason, no decision within the rule's
 # timeout denies, an approval for the identity lets the next one through,
-# and a job that goes away withdraws its request. A non-member and the
+# and a job that goes away or cancels withdraws its request. A non-member and the
 # job's own uid may not decide. Each step is in journald and the recording;
 # a pending approval is posted to the webhook (a small HTTP server here).
 . tests/lib.sh
@@ -149,6 +149,15 @@ done
 grep -q "approval $APPROVAL withdrawn" "$AGENT_LOG" || fail "no withdrawal logged"
 [ "$(pg_super -d orders -At -c 'select count(*) from jobs where id = 6')" = 1 ] ||
 	fail "a withdrawn delete ran"
+
+# ------------------------------------- the job cancels (psql's Ctrl-C)
+ask "$WORK/c.out" "delete from jobs where note = 'n7'"
+pkill -INT -P "$ASKER"
+wait "$ASKER" && fail "a cancelled delete succeeded"
+grep -q "delete not approved (approval $APPROVAL): cancelled by the job" "$WORK/c.out" ||
+	fail "cancel: $(cat "$WORK/c.out")"
+[ "$(pg_super -d orders -At -c "select count(*) from jobs where note = 'n7'")" = 1 ] ||
+	fail "a cancelled delete ran"
 
 # ------------------------------------------- journald and recordings
 grep -q "approval [0-9a-f]* approved by $APPROVER (uid [0-9]*), scope once" "$AGENT_LOG" ||
