@@ -37,7 +37,6 @@ struct approvals {
 	const struct policy *policy;
 	struct approval_list pending;   /* and decided, until the module is done */
 	struct grant_list grants;
-	unsigned npending;
 	struct webhook *hook;           /* or NULL */
 	struct json_out body;
 };
@@ -104,7 +103,6 @@ static void expire(struct ev_loop *loop, int fd, unsigned events, void *arg)
 		if (ap->state != APPROVAL_PENDING || ap->expires > now)
 			continue;
 		ap->state = APPROVAL_DENIED;
-		a->npending--;
 		snprintf(ap->reason, sizeof(ap->reason), "no decision within %" PRId64 " second%s",
 			 ap->expires - ap->asked, ap->expires - ap->asked == 1 ? "" : "s");
 		{
@@ -155,8 +153,6 @@ static void grant_free(struct approvals *a, struct grant *g)
 
 static void approval_free(struct approvals *a, struct approval *ap)
 {
-	if (ap->state == APPROVAL_PENDING)
-		a->npending--;
 	TAILQ_REMOVE(&a->pending, ap, link);
 	free(ap->statement);
 	free(ap);
@@ -242,7 +238,6 @@ int approvals_ask(struct approvals *a, struct session *s, const struct approval_
 	ap->asked = now_s();
 	ap->expires = ap->asked + (rule ? rule->timeout_s : 300);
 	TAILQ_INSERT_TAIL(&a->pending, ap, link);
-	a->npending++;
 	snprintf(msg, sizeof(msg), "session %s: %s needs approval %s (sluicectl approve %s)", s->id,
 		 ap->kind, ap->id, ap->id);
 	tell(ap, "approval_pending", LOG_WARNING, msg, NULL, NULL, 0);
@@ -296,7 +291,6 @@ void approvals_decide(struct approvals *a, struct approval *ap, bool approve,
 {
 	char msg[512];
 
-	a->npending--;
 	ap->state = approve ? APPROVAL_APPROVED : APPROVAL_DENIED;
 	if (approve && scope != APPROVAL_ONCE && ap->fingerprint)
 		add_grant(a, ap, scope, for_s);
@@ -330,11 +324,8 @@ void approvals_session_ended(struct approvals *a, struct session *s, const char 
 			snprintf(msg, sizeof(msg), "session %s: approval %s withdrawn: %s", s->id,
 				 ap->id, why);
 			snprintf(ap->reason, sizeof(ap->reason), "%s", why);
-			a->npending--;
 			ap->state = APPROVAL_DENIED;
 			tell(ap, "approval_withdrawn", LOG_INFO, msg, NULL, NULL, 0);
-			a->npending++; /* approval_free counts it down again: it is no longer */
-			ap->state = APPROVAL_PENDING;
 		}
 		approval_free(a, ap);
 	}
@@ -363,5 +354,10 @@ struct approval *approvals_next(struct approval *ap)
 
 unsigned approvals_pending(const struct approvals *a)
 {
-	return a->npending;
+	const struct approval *ap;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(ap, &a->pending, link)
+		n += ap->state == APPROVAL_PENDING;
+	return n;
 }

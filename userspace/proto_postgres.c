@@ -879,7 +879,7 @@ static int relay_message(struct session *s, enum proxy_side from, struct relay_b
 			 const struct pg_msg *m)
 {
 	struct pg_state *st = state(s);
-	struct pg_track_result answers;
+	struct pg_track_result answers = { 0 };
 	uint8_t *reply = NULL;
 	const uint8_t *out = NULL;
 	size_t reply_len = 0, out_len = 0;
@@ -906,7 +906,8 @@ static int relay_message(struct session *s, enum proxy_side from, struct relay_b
 			note_parameter(s, m);
 		else if (m->type == 'Z')
 			pg_judge_ready(st->judge);
-		if (s->rec)
+		/* Only what pg_audit_answer() records needs to know what it answers. */
+		if (s->rec && strchr("TDCsIE", m->type))
 			pg_track_result(st->track, &answers);
 		if (st->masking) {
 			masked = pg_masking_backend(st->masking, st->track, m, &out, &out_len);
