@@ -22,6 +22,11 @@ struct sluice_target_key {
 	__u8 addr[16];
 };
 
+/* The target id of an address a reload removed from the policy: its
+ * connections still reach the agent, which refuses them (a reload never
+ * lets a selected job around the agent), until the agent restarts. */
+#define SLUICE_TARGET_RETIRED 0xffffffffu
+
 /* Where a redirected socket wanted to go and who asked. Stored on the job's
  * socket at connect(), copied to the agent's accepted socket at accept. */
 struct sluice_origin {

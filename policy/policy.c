@@ -501,12 +501,53 @@ static bool check_name(struct ctx *c, const char *path, const char *s)
 
 /* The agent posts to it itself: plain HTTP, an IP literal or a name, a
  * port, a path. */
+/* http://HOST[:PORT][/PATH] with HOST an IP literal or localhost: the
+ * agent posts from its event loop and looks no names up there. */
+static bool webhook_host_ok(const char *url)
+{
+	const char *h = url + 7, *end = h + strcspn(h, "/"), *port;
+	char host[64];
+	uint8_t a[16];
+
+	if (*h == '[') {
+		const char *close = memchr(h, ']', (size_t)(end - h));
+
+		if (!close || (size_t)(close - h - 1) >= sizeof(host))
+			return false;
+		snprintf(host, sizeof(host), "%.*s", (int)(close - h - 1), h + 1);
+		if (inet_pton(AF_INET6, host, a) != 1)
+			return false;
+		port = close + 1;
+	} else {
+		port = memchr(h, ':', (size_t)(end - h));
+		port = port ? port : end;
+		if ((size_t)(port - h) >= sizeof(host))
+			return false;
+		snprintf(host, sizeof(host), "%.*s", (int)(port - h), h);
+		if (strcmp(host, "localhost") && inet_pton(AF_INET, host, a) != 1)
+			return false;
+	}
+	if (port == end)
+		return true;
+	if (*port != ':' || port + 1 == end || (size_t)(end - port) > 6)
+		return false;
+	for (const char *d = port + 1; d < end; d++)
+		if (*d < '0' || *d > '9')
+			return false;
+	return atoi(port + 1) >= 1 && atoi(port + 1) <= 65535;
+}
+
 static bool check_webhook(struct ctx *c, const char *path, const char *s)
 {
 	char q[QBUF];
 
 	if (strncmp(s, "http://", 7) || !s[7] || s[7] == '/' || strpbrk(s, " \t\r\n")) {
 		errf(c, path, "expected an http:// URL, got %s", quote(q, s));
+		return false;
+	}
+	if (!webhook_host_ok(s)) {
+		errf(c, path, "expected http://HOST[:PORT][/PATH] with HOST an IP address or "
+			"localhost (the agent looks no names up), got %s", quote(q, s));
 		return false;
 	}
 	return check_name(c, path, s);
@@ -1739,6 +1780,22 @@ void policy_errors_clear(struct policy_errors *errs)
 	free(errs->msg);
 	errs->msg = NULL;
 	errs->n = 0;
+}
+
+void policy_errors_add(struct policy_errors *errs, const char *fmt, ...)
+{
+	char **v = realloc(errs->msg, (errs->n + 1) * sizeof(*v));
+	va_list ap;
+	int n;
+
+	if (!v)
+		return;
+	errs->msg = v;
+	va_start(ap, fmt);
+	n = vasprintf(&v[errs->n], fmt, ap);
+	va_end(ap);
+	if (n >= 0)
+		errs->n++;
 }
 
 /* -------------------------------------------------------------- queries */

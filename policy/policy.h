@@ -41,6 +41,7 @@ struct policy_net {
 enum policy_protocol {
 	POLICY_PROTO_TCP,
 	POLICY_PROTO_POSTGRES,
+	POLICY_PROTO_COUNT,
 };
 
 enum policy_tls_upstream {
@@ -185,6 +186,11 @@ struct policy *policy_load(const char *path, struct policy_errors *errs);
 
 void policy_free(struct policy *p);
 void policy_errors_clear(struct policy_errors *errs);
+
+/* Add one error line (JSON path first), for checks made outside the
+ * parser. Out of memory loses the line, not the ones before. */
+void policy_errors_add(struct policy_errors *errs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Does addr (16 bytes, v4-mapped for IPv4) : port fall in net? */
 bool policy_net_contains(const struct policy_net *net, const uint8_t addr[16],

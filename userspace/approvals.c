@@ -34,7 +34,6 @@ TAILQ_HEAD(approval_list, approval);
 TAILQ_HEAD(grant_list, grant);
 
 struct approvals {
-	const struct policy *policy;
 	struct approval_list pending;   /* and decided, until the module is done */
 	struct grant_list grants;
 	struct webhook *hook;           /* or NULL */
@@ -131,7 +130,6 @@ struct approvals *approvals_new(const struct policy *p, struct ev_loop *loop)
 
 	if (!a)
 		return NULL;
-	a->policy = p;
 	TAILQ_INIT(&a->pending);
 	TAILQ_INIT(&a->grants);
 	if (webhook_new(p->agent.approval_webhook, loop, &a->hook) ||
@@ -171,6 +169,11 @@ void approvals_free(struct approvals *a)
 	free(a);
 }
 
+int approvals_configure(struct approvals *a, const struct policy *p)
+{
+	return webhook_set_url(a->hook, p->agent.approval_webhook);
+}
+
 struct approval *approvals_find(struct approvals *a, const char *id)
 {
 	struct approval *ap;
@@ -198,7 +201,7 @@ static void notify(struct approvals *a, const struct approval *ap)
 	const struct session *s = ap->session;
 	struct json_out *j = &a->body;
 
-	if (!a->hook)
+	if (!webhook_active(a->hook))
 		return;
 	json_out_begin(j, 64u << 10);
 	json_out_str(j, "event", "approval_pending");
@@ -219,7 +222,7 @@ static void notify(struct approvals *a, const struct approval *ap)
 int approvals_ask(struct approvals *a, struct session *s, const struct approval_request *req,
 		  struct approval **out)
 {
-	const struct policy_rule *rule = req->rule >= 0 ? &a->policy->rules[req->rule] : NULL;
+	const struct policy_rule *rule = req->rule >= 0 ? &session_policy(s)->rules[req->rule] : NULL;
 	struct approval *ap = calloc(1, sizeof(*ap));
 	char msg[256];
 

@@ -69,6 +69,10 @@ struct approval_request {
 struct approvals *approvals_new(const struct policy *p, struct ev_loop *loop);
 void approvals_free(struct approvals *a);
 
+/* Take the webhook of a reloaded policy: 0, or -EINVAL (logged) and the
+ * old one stays. Pending approvals keep their sessions' rules. */
+int approvals_configure(struct approvals *a, const struct policy *p);
+
 /* A new pending approval for statement req->seq of session s. */
 int approvals_ask(struct approvals *a, struct session *s, const struct approval_request *req,
 		  struct approval **out);

@@ -236,7 +236,7 @@ void audit_error(struct session *s, const char *message)
 void audit_stream(struct session *s, enum proxy_side from, const uint8_t *p, size_t n)
 {
 	static unsigned char b64[4 * ((STREAM_PIECE + 2) / 3) + 1];
-	uint64_t bound = proxy_policy(s->proxy)->agent.record_stream_bytes;
+	uint64_t bound = session_policy(s)->agent.record_stream_bytes;
 	uint64_t *done = &s->stream_recorded[from];
 
 	if (!s->rec)

@@ -22,6 +22,7 @@
 #include "ev.h"
 #include "log.h"
 #include "policy.h"
+#include "reload.h"
 #include "proxy.h"
 #include "recorder.h"
 #include "text.h"
@@ -141,6 +142,8 @@ static cJSON *cmd_status(struct client *cl, const cJSON *req)
 {
 	struct control *c = cl->ctl;
 	const struct audit_counts *n = audit_counted();
+	const struct policy_gen *gen = proxy_generation(c->cfg.proxy);
+	const struct policy *p = gen->policy;
 	cJSON *r = ok(), *o;
 
 	(void)req;
@@ -149,9 +152,9 @@ static cJSON *cmd_status(struct client *cl, const cJSON *req)
 	cJSON_AddNumberToObject(r, "uptime_s", (double)(time(NULL) - c->started));
 	o = cJSON_AddObjectToObject(r, "policy");
 	cJSON_AddStringToObject(o, "file", c->cfg.policy_file);
-	cJSON_AddNumberToObject(o, "generation", 1);
-	cJSON_AddNumberToObject(o, "loaded", (double)c->started);
-	cJSON_AddStringToObject(o, "mode", c->cfg.policy->agent.observe ? "observe" : "enforce");
+	cJSON_AddNumberToObject(o, "generation", gen->number);
+	cJSON_AddNumberToObject(o, "loaded", (double)gen->loaded);
+	cJSON_AddStringToObject(o, "mode", p->agent.observe ? "observe" : "enforce");
 	cJSON_AddNumberToObject(r, "sessions", proxy_session_count(c->cfg.proxy));
 	cJSON_AddNumberToObject(r, "approvals_pending", approvals_pending(c->cfg.approvals));
 	o = cJSON_AddObjectToObject(r, "decisions");
@@ -163,7 +166,7 @@ static cJSON *cmd_status(struct client *cl, const cJSON *req)
 	o = cJSON_AddObjectToObject(r, "bpf");
 	cJSON_AddBoolToObject(o, "attached", c->cfg.bpf_attached);
 	{
-		const struct policy_agent *a = &c->cfg.policy->agent;
+		const struct policy_agent *a = &p->agent;
 		cJSON *list = cJSON_AddArrayToObject(o, "cgroups");
 
 		for (size_t i = 0; i < a->select_cgroups.n; i++)
@@ -171,7 +174,7 @@ static cJSON *cmd_status(struct client *cl, const cJSON *req)
 		list = cJSON_AddArrayToObject(o, "users");
 		for (size_t i = 0; i < a->select_users.n; i++)
 			cJSON_AddItemToArray(list, cJSON_CreateString(a->select_users.v[i]));
-		cJSON_AddNumberToObject(o, "targets", (double)c->cfg.policy->ntargets);
+		cJSON_AddNumberToObject(o, "targets", (double)p->ntargets);
 		o = cJSON_AddObjectToObject(r, "recordings");
 		cJSON_AddStringToObject(o, "dir", a->recordings_dir);
 	}
@@ -205,6 +208,7 @@ static cJSON *cmd_sessions(struct client *cl, const cJSON *req)
 		cJSON_AddStringToObject(o, "upstream", addr);
 		cJSON_AddNumberToObject(o, "started",
 					(double)(time(NULL) - (time_t)((ev_now_ms() - s->start_ms) / 1000)));
+		cJSON_AddNumberToObject(o, "generation", s->gen->number);
 		cJSON_AddNumberToObject(o, "bytes_up", (double)s->bytes_in[SIDE_CLIENT]);
 		cJSON_AddNumberToObject(o, "bytes_down", (double)s->bytes_in[SIDE_UPSTREAM]);
 		for (ap = approvals_first(cl->ctl->cfg.approvals); ap; ap = approvals_next((struct approval *)ap))
@@ -248,10 +252,11 @@ static cJSON *cmd_approvals(struct client *cl, const cJSON *req)
 	return r;
 }
 
-/* May this peer decide ap? NULL, or why not. */
-static const char *may_decide(const struct client *cl, const struct approval *ap,
-			      const struct policy *p)
+/* May this peer decide ap? NULL, or why not. The rule is that of the
+ * policy the session started under. */
+static const char *may_decide(const struct client *cl, const struct approval *ap)
 {
+	const struct policy *p = session_policy(ap->session);
 	const struct policy_rule *rule = ap->rule >= 0 ? &p->rules[ap->rule] : NULL;
 
 	if (cl->uid == ap->session->facts.uid)
@@ -281,7 +286,7 @@ static cJSON *cmd_decide(struct client *cl, const cJSON *req, bool approve)
 		return error("bad request: \"id\" must be a string");
 	if (!(ap = approvals_find(cl->ctl->cfg.approvals, id->valuestring)))
 		return error("no such approval: %.16s", id->valuestring);
-	if ((why = may_decide(cl, ap, cl->ctl->cfg.policy)))
+	if ((why = may_decide(cl, ap)))
 		return error("%s", why);
 	if (approve && scope) {
 		if (!cJSON_IsString(scope))
@@ -325,9 +330,32 @@ static cJSON *cmd_kill(struct client *cl, const cJSON *req)
 
 static cJSON *cmd_reload(struct client *cl, const cJSON *req)
 {
-	(void)cl, (void)req;
-	return error("policy reload is not implemented yet: restart the agent to apply a new "
-		     "policy");
+	struct control *c = cl->ctl;
+	struct policy_errors errs = { 0 };
+	unsigned was = proxy_generation(c->cfg.proxy)->number, now;
+	char by[96];
+	cJSON *r, *list;
+	int err;
+
+	(void)req;
+	snprintf(by, sizeof(by), "uid %u (%s) on the control socket", (unsigned)cl->uid, cl->user);
+	err = reload_policy(c->cfg.reload, by, &errs);
+	now = proxy_generation(c->cfg.proxy)->number;
+	if (!err)
+		r = ok();
+	else if (now != was)
+		r = error("policy generation %u is in force, but the data path could not take all "
+			  "of it: restart the agent", now);
+	else
+		r = error("policy not reloaded: %zu error%s", errs.n, errs.n == 1 ? "" : "s");
+	cJSON_AddNumberToObject(r, "generation", now);
+	if (err) {
+		list = cJSON_AddArrayToObject(r, "errors");
+		for (size_t i = 0; i < errs.n; i++)
+			cJSON_AddItemToArray(list, cJSON_CreateString(errs.msg[i]));
+	}
+	policy_errors_clear(&errs);
+	return r;
 }
 
 static cJSON *cmd_thaw(struct client *cl, const cJSON *req)
@@ -526,7 +554,7 @@ static int make_parent(const char *path)
 
 int control_new(const struct control_config *cfg, struct control **out)
 {
-	const char *path = cfg->policy->agent.control_socket;
+	const char *path = proxy_policy(cfg->proxy)->agent.control_socket;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct control *c = calloc(1, sizeof(*c));
 	int err;

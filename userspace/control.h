@@ -19,24 +19,24 @@
 
 struct approvals;
 struct ev_loop;
-struct policy;
 struct proxy;
 struct control;
+struct reload_config;
 
 struct control_config {
-	const struct policy *policy;
 	const char *policy_file;
 	struct ev_loop *loop;
 	struct proxy *proxy;
 	struct approvals *approvals;
+	const struct reload_config *reload; /* for policy_reload */
 	const char *cgroup_root;    /* for thaw */
 	const char *version;
 	/* What the data path selects, for status. */
 	bool bpf_attached;
 };
 
-/* Listen on policy->agent.control_socket (its folder is made, a stale
- * socket replaced). */
+/* Listen on the proxy's policy's agent.control_socket (its folder is
+ * made, a stale socket replaced). */
 int control_new(const struct control_config *cfg, struct control **out);
 void control_free(struct control *c);
 

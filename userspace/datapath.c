@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <linux/magic.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,28 +143,35 @@ static int ensure_pin_dir(const char *dir)
 	return 0;
 }
 
-static int fill_maps(struct redirect_bpf *skel, const struct datapath_config *cfg)
+static struct sluice_target_key target_key(const struct datapath_target *t)
 {
-	int tfd = bpf_map__fd(skel->maps.targets);
+	struct sluice_target_key k = { .prefixlen = 16u + t->prefix };
+	uint16_t port = htons(t->port);
+
+	memcpy(k.port, &port, 2);
+	memcpy(k.addr, t->addr, 16);
+	return k;
+}
+
+static int fill_targets(int fd, const struct datapath_config *cfg)
+{
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		struct sluice_target_key k = target_key(&cfg->targets[i]);
+
+		if (bpf_map_update_elem(fd, &k, &cfg->targets[i].target_id, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static int fill_selection(struct redirect_bpf *skel, const struct datapath_config *cfg)
+{
 	int cfd = bpf_map__fd(skel->maps.selected_cgroups);
 	int ufd = bpf_map__fd(skel->maps.selected_uids);
 	int pfd = bpf_map__fd(skel->maps.selected_paths);
-	int sfd = bpf_map__fd(skel->maps.agent_socks);
 	uint8_t one = 1;
 
-	for (size_t i = 0; i < cfg->ntargets; i++) {
-		const struct datapath_target *t = &cfg->targets[i];
-		struct sluice_target_key k = { .prefixlen = 16u + t->prefix };
-		uint16_t port = htons(t->port);
-
-		memcpy(k.port, &port, 2);
-		memcpy(k.addr, t->addr, 16);
-		if (bpf_map_update_elem(tfd, &k, &t->target_id, BPF_ANY))
-			return -errno;
-	}
 	for (size_t i = 0; i < cfg->ncgroups; i++) {
-		if (cfg->cgroup_levels[i] >= SLUICE_MAX_CGROUP_LEVEL)
-			return -E2BIG;
 		if (bpf_map_update_elem(cfd, &cfg->cgroup_ids[i], &one, BPF_ANY))
 			return -errno;
 		skel->bss->live.cgroup_levels |= 1ULL << cfg->cgroup_levels[i];
@@ -171,16 +179,49 @@ static int fill_maps(struct redirect_bpf *skel, const struct datapath_config *cf
 	for (size_t i = 0; i < cfg->nuids; i++)
 		if (bpf_map_update_elem(ufd, &cfg->uids[i], &one, BPF_ANY))
 			return -errno;
-	skel->bss->live.select_uids = cfg->nuids > 0;
+	if (cfg->nuids)
+		skel->bss->live.select_uids = 1;
 	for (size_t i = 0; i < cfg->ncgroups; i++) {
 		struct sluice_cgroup_path key = { 0 };
 
-		if (strlen(cfg->cgroup_paths[i]) >= sizeof(key.path))
-			return -ENAMETOOLONG;
 		strcpy(key.path, cfg->cgroup_paths[i]);
 		if (bpf_map_update_elem(pfd, &key, &one, BPF_ANY))
 			return -errno;
 	}
+	return 0;
+}
+
+int datapath_check(const struct datapath_config *cfg, const char **why)
+{
+	*why = NULL;
+	if (cfg->ntargets > DATAPATH_MAX_ENTRIES)
+		*why = "more targets than the kernel map holds";
+	else if (cfg->ncgroups > DATAPATH_MAX_ENTRIES)
+		*why = "more selected cgroups than the kernel map holds";
+	else if (cfg->nuids > DATAPATH_MAX_ENTRIES)
+		*why = "more selected users than the kernel map holds";
+	for (size_t i = 0; !*why && i < cfg->ncgroups; i++) {
+		if (cfg->cgroup_levels[i] >= SLUICE_MAX_CGROUP_LEVEL)
+			*why = "a selected cgroup is nested deeper than the kernel side checks";
+		else if (strlen(cfg->cgroup_paths[i]) >= SLUICE_CGROUP_PATH)
+			*why = "a selected cgroup path is longer than the kernel side compares";
+	}
+	return *why ? -E2BIG : 0;
+}
+
+static int fill_maps(struct redirect_bpf *skel, const struct datapath_config *cfg)
+{
+	int sfd = bpf_map__fd(skel->maps.agent_socks);
+	const char *why;
+	int err;
+
+	if ((err = datapath_check(cfg, &why))) {
+		log_err("%s", why);
+		return err;
+	}
+	if ((err = fill_targets(bpf_map__fd(skel->maps.targets), cfg)) ||
+	    (err = fill_selection(skel, cfg)))
+		return err;
 	for (int i = 0; i < 2; i++) {
 		uint32_t mark = SLUICE_SOCK_LISTENER;
 
@@ -334,6 +375,111 @@ cleanup:
 }
 
 /* The accepted socket's tuple as the job's side of the hand-off keyed it. */
+typedef bool keep_fn(const void *key, const struct datapath_config *cfg);
+
+/* Keys of the map at fd that keep() refuses are deleted (or, with retire,
+ * given the value *retire). They are all read first: deleting while
+ * walking would restart the walk. */
+static int prune(int fd, size_t key_size, keep_fn *keep, const struct datapath_config *cfg,
+		 const uint32_t *retire)
+{
+	uint8_t cur[sizeof(struct sluice_cgroup_path)], next[sizeof(cur)];
+	uint8_t *keys = NULL, *more;
+	size_t n = 0;
+	int err = 0;
+
+	for (bool first = true; !bpf_map_get_next_key(fd, first ? NULL : cur, next); first = false) {
+		memcpy(cur, next, key_size);
+		if (keep(cur, cfg))
+			continue;
+		if (!(more = realloc(keys, (n + 1) * key_size))) {
+			free(keys);
+			return -ENOMEM;
+		}
+		keys = more;
+		memcpy(keys + n++ * key_size, cur, key_size);
+	}
+	for (size_t i = 0; i < n; i++) {
+		void *key = keys + i * key_size;
+		int r = retire ? bpf_map_update_elem(fd, key, retire, BPF_EXIST)
+			       : bpf_map_delete_elem(fd, key);
+
+		if (r && errno != ENOENT)
+			err = -errno;
+	}
+	free(keys);
+	return err;
+}
+
+static bool is_target(const void *key, const struct datapath_config *cfg)
+{
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		struct sluice_target_key k = target_key(&cfg->targets[i]);
+
+		if (!memcmp(&k, key, sizeof(k)))
+			return true;
+	}
+	return false;
+}
+
+static bool is_selected_cgroup(const void *key, const struct datapath_config *cfg)
+{
+	for (size_t i = 0; i < cfg->ncgroups; i++)
+		if (!memcmp(&cfg->cgroup_ids[i], key, sizeof(uint64_t)))
+			return true;
+	return false;
+}
+
+static bool is_selected_uid(const void *key, const struct datapath_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nuids; i++)
+		if (!memcmp(&cfg->uids[i], key, sizeof(uint32_t)))
+			return true;
+	return false;
+}
+
+static bool is_selected_path(const void *key, const struct datapath_config *cfg)
+{
+	const struct sluice_cgroup_path *p = key;
+
+	for (size_t i = 0; i < cfg->ncgroups; i++)
+		if (!strncmp(p->path, cfg->cgroup_paths[i], sizeof(p->path)))
+			return true;
+	return false;
+}
+
+int datapath_update(struct datapath *dp, const struct datapath_config *cfg)
+{
+	struct redirect_bpf *skel = dp->skel;
+	const uint32_t retired = SLUICE_TARGET_RETIRED;
+	uint64_t levels = 0;
+	const char *why;
+	int err;
+
+	if ((err = datapath_check(cfg, &why)))
+		return err;
+	/* Widen first, then narrow: a job selected before and after is never
+	 * unselected in between. */
+	if ((err = fill_targets(bpf_map__fd(skel->maps.targets), cfg)) ||
+	    (err = fill_selection(skel, cfg)))
+		return err;
+	for (size_t i = 0; i < cfg->ncgroups; i++)
+		levels |= 1ULL << cfg->cgroup_levels[i];
+	if ((err = prune(bpf_map__fd(skel->maps.targets), sizeof(struct sluice_target_key),
+			 is_target, cfg, &retired)) ||
+	    (err = prune(bpf_map__fd(skel->maps.selected_paths), sizeof(struct sluice_cgroup_path),
+			 is_selected_path, cfg, NULL)) ||
+	    (err = prune(bpf_map__fd(skel->maps.selected_cgroups), sizeof(uint64_t),
+			 is_selected_cgroup, cfg, NULL)) ||
+	    (err = prune(bpf_map__fd(skel->maps.selected_uids), sizeof(uint32_t),
+			 is_selected_uid, cfg, NULL)))
+		return err;
+	skel->bss->live.cgroup_levels = levels;
+	skel->bss->live.select_uids = cfg->nuids > 0;
+	refresh_selected_ids(skel, cfg);
+	return 0;
+}
+
 static int accepted_tuple(int fd, struct sluice_tuple *t)
 {
 	struct sockaddr_storage peer, local;

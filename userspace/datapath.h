@@ -48,8 +48,20 @@ struct datapath_config {
 	size_t nuids;
 };
 
+/* Entries each selection map holds (bpf/redirect.bpf.c). */
+#define DATAPATH_MAX_ENTRIES 4096
+
+/* Does cfg's selection fit the kernel maps? 0, or -E2BIG with *why. */
+int datapath_check(const struct datapath_config *cfg, const char **why);
+
 /* Check the kernel, load, fill the maps, attach or adopt. */
 int datapath_start(const struct datapath_config *cfg, struct datapath **out);
+
+/* Put a reloaded policy's targets and selection in the running maps, in
+ * place: added ones first, then removed ones go (a removed target stays,
+ * retired: SLUICE_TARGET_RETIRED). Live sessions are not touched. Only the
+ * selection fields of cfg are read. */
+int datapath_update(struct datapath *dp, const struct datapath_config *cfg);
 
 /* The origin of a socket accepted on the agent's listener: 0, or -ENOENT
  * when the socket was not redirected by us. */

@@ -108,6 +108,8 @@ static const struct {
 	{ "approval_expired", "MESSAGE_ID=1cf49d0732e14091a9c6b01d522e500b" },
 	{ "approval_withdrawn", "MESSAGE_ID=1cf49d0732e14091a9c6b01d522e500b" },
 	{ "job_contained", "MESSAGE_ID=47529760b9f54e19abede646a7171771" },
+	{ "policy_reloaded", "MESSAGE_ID=99079318ee9549188963487abe53f297" },
+	{ "policy_refused", "MESSAGE_ID=636d00d2344e47aa8ac1dd1aa4529cee" },
 };
 
 static const char *message_id(const char *const *fields, size_t n)

@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,17 +28,10 @@
 #include "policy.h"
 #include "proxy.h"
 #include "recorder.h"
+#include "reload.h"
+#include "selection.h"
 
 #define SLUICE_VERSION "0.1.0"
-
-struct selection {
-	uint64_t *cgroup_ids;
-	unsigned *cgroup_levels;
-	size_t ncgroups;
-	uint32_t *uids;
-	size_t nuids;
-	struct datapath_target *targets;
-};
 
 static void usage(FILE *f)
 {
@@ -76,122 +68,6 @@ static void raise_fd_limit(void)
 	}
 }
 
-static void selection_free(struct selection *sel)
-{
-	free(sel->cgroup_ids);
-	free(sel->cgroup_levels);
-	free(sel->uids);
-	free(sel->targets);
-}
-
-/* A selected cgroup that does not exist yet is made now: its id must be in
- * the kernel's map before the first job lands in it, or that job would go
- * around the agent. */
-static int select_cgroup(const char *root, const char *rel, uint64_t *id)
-{
-	char path[4096];
-	int err = cgroupfs_id(root, rel, id);
-
-	if (err != -ENOENT)
-		return err;
-	snprintf(path, sizeof(path), "%s%s", root, rel);
-	for (char *p = path + strlen(root) + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(path, 0755);
-		*p = '/';
-	}
-	if (mkdir(path, 0755) && errno != EEXIST)
-		return -errno;
-	log_info("created selected cgroup %s", rel);
-	return cgroupfs_id(root, rel, id);
-}
-
-static int resolve_uid(const char *user, uint32_t *uid)
-{
-	struct passwd *pw;
-	char *end;
-	unsigned long v = strtoul(user, &end, 10);
-
-	if (*user && !*end) {
-		*uid = (uint32_t)v;
-		return 0;
-	}
-	pw = getpwnam(user);
-	if (!pw)
-		return -ENOENT;
-	*uid = pw->pw_uid;
-	return 0;
-}
-
-static int build_selection(const struct policy *p, const char *root, struct selection *sel)
-{
-	const struct policy_agent *a = &p->agent;
-	int err;
-
-	sel->cgroup_ids = calloc(a->select_cgroups.n + 1, sizeof(*sel->cgroup_ids));
-	sel->cgroup_levels = calloc(a->select_cgroups.n + 1, sizeof(*sel->cgroup_levels));
-	sel->uids = calloc(a->select_users.n + 1, sizeof(*sel->uids));
-	sel->targets = calloc(p->ntargets + 1, sizeof(*sel->targets));
-	if (!sel->cgroup_ids || !sel->cgroup_levels || !sel->uids || !sel->targets)
-		return -ENOMEM;
-	for (size_t i = 0; i < a->select_cgroups.n; i++) {
-		const char *rel = a->select_cgroups.v[i];
-
-		err = select_cgroup(root, rel, &sel->cgroup_ids[i]);
-		if (err) {
-			log_err("selected cgroup %s%s: %s", root, rel, strerror(-err));
-			return err;
-		}
-		sel->cgroup_levels[i] = cgroupfs_level(rel);
-	}
-	sel->ncgroups = a->select_cgroups.n;
-	for (size_t i = 0; i < a->select_users.n; i++) {
-		if (resolve_uid(a->select_users.v[i], &sel->uids[i])) {
-			log_err("selected user %s: no such user", a->select_users.v[i]);
-			return -ENOENT;
-		}
-	}
-	sel->nuids = a->select_users.n;
-	for (size_t i = 0; i < p->ntargets; i++) {
-		memcpy(sel->targets[i].addr, p->targets[i].net.addr, 16);
-		sel->targets[i].prefix = p->targets[i].net.prefix;
-		sel->targets[i].port = p->targets[i].net.port;
-		sel->targets[i].target_id = (uint32_t)i;
-	}
-	return 0;
-}
-
-static void datapath_settings(const struct policy *p, const char *root,
-			      const struct selection *sel, const struct proxy *px,
-			      struct datapath_config *dc)
-{
-	const struct sockaddr_in *l4 = (const void *)&p->agent.listen;
-	const struct sockaddr_in6 *l6 = (const void *)&p->agent.listen6;
-
-	*dc = (struct datapath_config){
-		.bpffs_dir = p->agent.bpffs,
-		.cgroup_root = root,
-		.listen4_ip = l4->sin_addr.s_addr,
-		.listen4_port = ntohs(l4->sin_port),
-		.listen6_port = 0,
-		.pin = !p->agent.fail_open,
-		.targets = sel->targets,
-		.ntargets = p->ntargets,
-		.cgroup_ids = sel->cgroup_ids,
-		.cgroup_levels = sel->cgroup_levels,
-		.cgroup_paths = (const char *const *)p->agent.select_cgroups.v,
-		.ncgroups = sel->ncgroups,
-		.uids = sel->uids,
-		.nuids = sel->nuids,
-	};
-	memcpy(dc->listen6_ip, &l6->sin6_addr, 16);
-	proxy_listen_fds(px, dc->listen_fds);
-	if (dc->listen_fds[1] >= 0)
-		dc->listen6_port = ntohs(l6->sin6_port);
-}
-
 static int signal_fd(void)
 {
 	sigset_t set;
@@ -208,13 +84,18 @@ static int signal_fd(void)
 
 static void on_signal(struct ev_loop *loop, int fd, unsigned events, void *arg)
 {
+	const struct reload_config *rc = arg;
 	struct signalfd_siginfo si;
 
 	(void)events;
-	(void)arg;
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			log_info("SIGHUP: policy reload is not implemented yet; restart to apply");
+			struct policy_errors errs = { 0 };
+			char by[48];
+
+			snprintf(by, sizeof(by), "SIGHUP from pid %u", si.ssi_pid);
+			reload_policy(rc, by, &errs);
+			policy_errors_clear(&errs);
 			continue;
 		}
 		log_info("signal %u: stopping", si.ssi_signo);
@@ -253,10 +134,12 @@ static int start_notifier(struct ev_loop *loop, struct notifier *n)
 	return ev_every(loop, ms, on_notify_tick, n);
 }
 
-static int serve(const struct policy *p, const char *policy_file)
+/* Serve under p (the agent's from here on, whatever happens). */
+static int serve(struct policy *p, const char *policy_file)
 {
 	struct notifier notifier = { 0 };
 	struct identity_resolver *ids = NULL;
+	struct policy_errors errs = { 0 };
 	struct selection sel = { 0 };
 	struct datapath *dp = NULL;
 	struct ev_loop *loop = NULL;
@@ -264,15 +147,23 @@ static int serve(const struct policy *p, const char *policy_file)
 	struct recorder *rec = NULL;
 	struct approvals *approvals = NULL;
 	struct control *ctl = NULL;
+	struct reload_config rc;
 	struct datapath_config dc;
-	char root[4096];
+	bool fail_open = p->agent.fail_open;
+	char root[4096], bpffs[4096];
 	int sfd = -1, err;
 
+	snprintf(bpffs, sizeof(bpffs), "%s", p->agent.bpffs);
 	if ((err = cgroupfs_find_root(root, sizeof(root)))) {
 		log_err("no cgroup2 hierarchy mounted: %s", strerror(-err));
+		policy_free(p);
 		return 1;
 	}
-	if ((err = build_selection(p, root, &sel)))
+	err = selection_build(p, root, &sel, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		log_err("%s: %s", policy_file, errs.msg[i]);
+	policy_errors_clear(&errs);
+	if (err)
 		goto cleanup;
 	if ((err = identity_resolver_new(root, &ids))) {
 		log_err("failed to open cgroup root %s: %s", root, strerror(-err));
@@ -290,33 +181,37 @@ static int serve(const struct policy *p, const char *policy_file)
 			&px);
 	if (err)
 		goto cleanup;
-	datapath_settings(p, root, &sel, px, &dc);
+	selection_datapath_config(p, root, &sel, px, &dc);
+	p = NULL; /* the proxy's now */
 	if ((err = datapath_start(&dc, &dp)))
 		goto cleanup;
 	notifier.px = px;
-	if ((sfd = signal_fd()) < 0 || (err = ev_add(loop, sfd, EV_READ, on_signal, NULL)) ||
+	rc = (struct reload_config){ .policy_file = policy_file, .cgroup_root = root, .proxy = px,
+				     .datapath = dp, .recorder = rec, .approvals = approvals };
+	if ((sfd = signal_fd()) < 0 || (err = ev_add(loop, sfd, EV_READ, on_signal, &rc)) ||
 	    (err = proxy_serve(px, dp)) || (err = start_notifier(loop, &notifier)) ||
 	    (err = control_new(&(struct control_config){
-			.policy = p, .policy_file = policy_file, .loop = loop, .proxy = px,
-			.approvals = approvals, .cgroup_root = root, .version = SLUICE_VERSION,
-			.bpf_attached = true }, &ctl))) {
+			.policy_file = policy_file, .loop = loop, .proxy = px,
+			.approvals = approvals, .reload = &rc, .cgroup_root = root,
+			.version = SLUICE_VERSION, .bpf_attached = true }, &ctl))) {
 		err = err ? err : -errno;
 		log_err("failed to start serving: %s", strerror(-err));
 		goto cleanup;
 	}
 	log_info("sluiced %s serving: cgroup root %s, %zu target%s", SLUICE_VERSION, root,
-		 p->ntargets, p->ntargets == 1 ? "" : "s");
+		 proxy_policy(px)->ntargets, proxy_policy(px)->ntargets == 1 ? "" : "s");
 	sd_notify(0, "READY=1\nSTATUS=serving 0 sessions");
 	err = ev_run(loop);
 	sd_notify(0, "STOPPING=1");
 cleanup:
 	control_free(ctl);
 	proxy_free(px);
+	policy_free(p); /* when the proxy never took it */
 	approvals_free(approvals);
 	recorder_free(rec);
 	datapath_close(dp);
-	if (p->agent.fail_open)
-		datapath_detach(p->agent.bpffs);
+	if (fail_open)
+		datapath_detach(bpffs);
 	if (sfd >= 0)
 		close(sfd);
 	ev_loop_free(loop);
@@ -369,7 +264,7 @@ int main(int argc, char **argv)
 			log_info("detached and unpinned the BPF links under %s", p->agent.bpffs);
 	} else {
 		raise_fd_limit();
-		rc = serve(p, config);
+		return serve(p, config);
 	}
 	policy_free(p);
 	return rc;

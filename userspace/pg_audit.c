@@ -75,7 +75,7 @@ void pg_audit_fini(void)
 
 void pg_audit_init(struct pg_audit *a, const struct session *s)
 {
-	*a = (struct pg_audit){ .bound = proxy_policy(s->proxy)->agent.record_rows };
+	*a = (struct pg_audit){ .bound = session_policy(s)->agent.record_rows };
 }
 
 void pg_audit_login(struct session *s, const char *user, const char *database,

@@ -73,11 +73,6 @@ struct pg_catalog {
 	uint64_t since_ms;         /* of the oldest entry */
 };
 
-static struct {
-	struct pg_catalog **by_target;
-	size_t n;
-} cats;
-
 static void rel_free(struct pg_rel *r)
 {
 	for (uint16_t i = 0; i < r->ncolumns; i++)
@@ -117,32 +112,17 @@ void pg_catalog_flush(struct pg_catalog *c)
 	c->since_ms = 0;
 }
 
-struct pg_catalog *pg_catalog_of(size_t target)
+struct pg_catalog *pg_catalog_new(void)
 {
-	if (target >= cats.n) {
-		struct pg_catalog **v = realloc(cats.by_target, (target + 1) * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		memset(v + cats.n, 0, (target + 1 - cats.n) * sizeof(*v));
-		cats.by_target = v;
-		cats.n = target + 1;
-	}
-	if (!cats.by_target[target])
-		cats.by_target[target] = calloc(1, sizeof(struct pg_catalog));
-	return cats.by_target[target];
+	return calloc(1, sizeof(struct pg_catalog));
 }
 
-void pg_catalog_clear_all(void)
+void pg_catalog_free(struct pg_catalog *c)
 {
-	for (size_t i = 0; i < cats.n; i++) {
-		if (cats.by_target[i])
-			pg_catalog_flush(cats.by_target[i]);
-		free(cats.by_target[i]);
-	}
-	free(cats.by_target);
-	cats.by_target = NULL;
-	cats.n = 0;
+	if (!c)
+		return;
+	pg_catalog_flush(c);
+	free(c);
 }
 
 uint64_t pg_catalog_generation(const struct pg_catalog *c)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * pg_catalog: what masking needs from a target's catalog, cached per target.
+ * pg_catalog: what masking needs from a target's catalog, cached per target
+ * (one cache per target of a policy generation: a reload starts afresh).
  *
  * For each relation a session's statements name: its OID, kind, name and
  * column names; for a view (or materialized view), every column of the
@@ -47,9 +48,9 @@ struct pg_rel {
 
 struct pg_catalog;
 
-/* The cache of target index i (made on first use); NULL without memory. */
-struct pg_catalog *pg_catalog_of(size_t target);
-void pg_catalog_clear_all(void);
+/* An empty cache, for one target; NULL without memory. */
+struct pg_catalog *pg_catalog_new(void);
+void pg_catalog_free(struct pg_catalog *c);
 
 uint64_t pg_catalog_generation(const struct pg_catalog *c);
 void pg_catalog_flush(struct pg_catalog *c);

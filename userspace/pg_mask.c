@@ -42,12 +42,19 @@ struct pg_masks {
 	const struct compiled_mask *m[];
 };
 
-static struct {
+struct pg_mask_rules {
+	const struct policy *policy;
 	struct compiled_mask *masks; /* every mask of every rule, in file order */
 	size_t n;
 	size_t *first;               /* rule i's masks start at masks[first[i]] */
-	uint8_t key[KEY_BYTES];
-} mk;
+};
+
+/* The host's mask key: hashed values stay the same across restarts and
+ * reloads, and a guess cannot be checked without it. Loaded once. */
+static struct {
+	uint8_t bytes[KEY_BYTES];
+	bool loaded;
+} mask_key;
 
 static enum pg_mask_method method_of(const char *with)
 {
@@ -62,73 +69,89 @@ static enum pg_mask_method method_of(const char *with)
 
 void pg_mask_fini(void)
 {
-	for (size_t i = 0; i < mk.n; i++)
-		if (mk.masks[i].has_re)
-			regfree(&mk.masks[i].re);
-	free(mk.masks);
-	free(mk.first);
-	OPENSSL_cleanse(&mk, sizeof(mk));
+	OPENSSL_cleanse(&mask_key, sizeof(mask_key));
 }
 
-int pg_mask_init(const struct policy *p)
+void pg_mask_rules_free(struct pg_mask_rules *r)
 {
-	size_t total = 0, k = 0;
-	bool any = false;
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->masks[i].has_re)
+			regfree(&r->masks[i].re);
+	free(r->masks);
+	free(r->first);
+	free(r);
+}
 
-	for (size_t i = 0; i < p->nrules; i++)
-		total += p->rules[i].nmask;
-	mk.masks = calloc(total + 1, sizeof(*mk.masks));
-	mk.first = calloc(p->nrules + 1, sizeof(*mk.first));
-	if (!mk.masks || !mk.first) {
-		pg_mask_fini();
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < p->nrules; i++) {
-		mk.first[i] = k;
-		for (size_t j = 0; j < p->rules[i].nmask; j++, k++) {
-			struct compiled_mask *c = &mk.masks[k];
-			const char *dot;
+static int compile(struct compiled_mask *c, const struct policy_mask *m)
+{
+	const char *dot;
 
-			c->m = &p->rules[i].mask[j];
-			c->method = method_of(c->m->with);
-			mk.n = k + 1;
-			any = true;
-			if (c->m->column_regex) {
-				if (policy_mask_regcomp(c->m, &c->re)) {
-					pg_mask_fini();
-					return -EINVAL;
-				}
-				c->has_re = true;
-			} else if ((dot = strchr(c->m->column, '.'))) {
-				c->table = c->m->column;
-				c->table_len = (size_t)(dot - c->m->column);
-				c->column = dot + 1;
-			} else {
-				c->column = c->m->column;
-			}
-		}
-	}
-	mk.first[p->nrules] = k;
-	/* The host's mask key: hashed values stay the same across restarts,
-	 * and a guess cannot be checked without it. */
-	if (any && keyfile_load(p->agent.state_dir, "mask.key", mk.key, sizeof(mk.key))) {
-		log_err("masking: no usable mask key in %s", p->agent.state_dir);
-		pg_mask_fini();
-		return -EINVAL;
+	c->m = m;
+	c->method = method_of(m->with);
+	if (m->column_regex) {
+		if (policy_mask_regcomp(m, &c->re))
+			return -EINVAL;
+		c->has_re = true;
+	} else if ((dot = strchr(m->column, '.'))) {
+		c->table = m->column;
+		c->table_len = (size_t)(dot - m->column);
+		c->column = dot + 1;
+	} else {
+		c->column = m->column;
 	}
 	return 0;
 }
 
-struct pg_masks *pg_masks_new(const struct policy *p, const char *target,
+int pg_mask_rules_new(const struct policy *p, struct pg_mask_rules **out)
+{
+	struct pg_mask_rules *r = calloc(1, sizeof(*r));
+	size_t total = 0;
+	int err = -ENOMEM;
+
+	for (size_t i = 0; i < p->nrules; i++)
+		total += p->rules[i].nmask;
+	if (!r || !(r->masks = calloc(total + 1, sizeof(*r->masks))) ||
+	    !(r->first = calloc(p->nrules + 1, sizeof(*r->first))))
+		goto fail;
+	r->policy = p;
+	for (size_t i = 0; i < p->nrules; i++) {
+		r->first[i] = r->n;
+		for (size_t j = 0; j < p->rules[i].nmask; j++) {
+			if ((err = compile(&r->masks[r->n], &p->rules[i].mask[j])))
+				goto fail;
+			r->n++;
+		}
+	}
+	r->first[p->nrules] = r->n;
+	if (r->n && !mask_key.loaded) {
+		if (keyfile_load(p->agent.state_dir, "mask.key", mask_key.bytes,
+				 sizeof(mask_key.bytes))) {
+			log_err("masking: no usable mask key in %s", p->agent.state_dir);
+			err = -EINVAL;
+			goto fail;
+		}
+		mask_key.loaded = true;
+	}
+	*out = r;
+	return 0;
+fail:
+	pg_mask_rules_free(r);
+	return err;
+}
+
+struct pg_masks *pg_masks_new(const struct pg_mask_rules *r, const char *target,
 			      const struct policy_strv *roles, int *err)
 {
+	const struct policy *p = r->policy;
 	struct pg_masks *m;
 	size_t n = 0;
 
 	*err = 0;
 	for (size_t i = 0; i < p->nrules; i++)
 		if (policy_rule_applies(&p->rules[i], target, roles))
-			n += mk.first[i + 1] - mk.first[i];
+			n += r->first[i + 1] - r->first[i];
 	if (!n)
 		return NULL;
 	m = calloc(1, sizeof(*m) + n * sizeof(m->m[0]));
@@ -138,8 +161,8 @@ struct pg_masks *pg_masks_new(const struct policy *p, const char *target,
 	}
 	for (size_t i = 0; i < p->nrules; i++)
 		if (policy_rule_applies(&p->rules[i], target, roles))
-			for (size_t k = mk.first[i]; k < mk.first[i + 1]; k++)
-				m->m[m->n++] = &mk.masks[k];
+			for (size_t k = r->first[i]; k < r->first[i + 1]; k++)
+				m->m[m->n++] = &r->masks[k];
 	return m;
 }
 
@@ -220,7 +243,7 @@ static int32_t mask_value(const struct pg_mask_col *c, const uint8_t *v, size_t 
 		uint8_t mac[EVP_MAX_MD_SIZE];
 		unsigned maclen = 0;
 
-		HMAC(EVP_sha256(), mk.key, sizeof(mk.key), v, len, mac, &maclen);
+		HMAC(EVP_sha256(), mask_key.bytes, sizeof(mask_key.bytes), v, len, mac, &maclen);
 		memcpy(out, "h:", 2);
 		for (int i = 0; i < 8; i++) {
 			out[2 + 2 * i] = (uint8_t)hex[mac[i] >> 4];

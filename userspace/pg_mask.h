@@ -33,16 +33,22 @@ enum pg_mask_method {
 	PG_MASK_NULL,    /* NULL */
 };
 
-/* Compile the policy's column_regex masks and load (or make) the mask key
- * in state_dir/mask.key. 0 or a negative errno. */
-int pg_mask_init(const struct policy *p);
+struct pg_mask_rules;
+
+/* Compile every mask of p (the policy must outlive the result), loading
+ * (or making) the host's mask key in state_dir/mask.key the first time
+ * any mask exists. 0 or a negative errno. */
+int pg_mask_rules_new(const struct policy *p, struct pg_mask_rules **out);
+void pg_mask_rules_free(struct pg_mask_rules *r);
+
+/* Wipe the mask key: when the agent stops. */
 void pg_mask_fini(void);
 
 struct pg_masks;
 
 /* The masks of target for roles: NULL when there are none (or no memory:
- * *err says which). */
-struct pg_masks *pg_masks_new(const struct policy *p, const char *target,
+ * *err says which). r must outlive the result. */
+struct pg_masks *pg_masks_new(const struct pg_mask_rules *r, const char *target,
 			      const struct policy_strv *roles, int *err);
 void pg_masks_free(struct pg_masks *m);
 

@@ -64,16 +64,17 @@ struct pg_masking {
 
 /* ------------------------------------------------------------- lifecycle */
 
-struct pg_masking *pg_masking_new(const struct policy *p, struct session *s, int *err)
+struct pg_masking *pg_masking_new(const struct pg_mask_rules *rules, struct pg_catalog *cat,
+				  struct session *s, int *err)
 {
 	const struct policy_strv *roles = s->identity ? &s->identity->roles : NULL;
-	struct pg_masks *masks = pg_masks_new(p, s->target->name, roles, err);
+	struct pg_masks *masks = pg_masks_new(rules, s->target->name, roles, err);
 	struct pg_masking *mk;
 
 	if (!masks)
 		return NULL;
 	mk = calloc(1, sizeof(*mk));
-	if (!mk || !(mk->cat = pg_catalog_of((size_t)(s->target - p->targets)))) {
+	if (!mk || !(mk->cat = cat)) {
 		free(mk);
 		pg_masks_free(masks);
 		*err = -ENOMEM;

@@ -44,7 +44,8 @@
 #include "pg_track.h"
 #include "pg_wire.h"
 
-struct policy;
+struct pg_catalog;
+struct pg_mask_rules;
 struct policy_identity;
 struct session;
 struct sql_verdict;
@@ -58,9 +59,11 @@ struct pg_masking;
 #define PG_MASKING_WAIT    4 /* pg_masking_statement(): judge it again once the
 				agent's catalog request is answered */
 
-/* The masking of session s, or NULL when its rules mask nothing (*err 0)
- * or on failure (*err a negative errno). */
-struct pg_masking *pg_masking_new(const struct policy *p, struct session *s, int *err);
+/* The masking of session s under rules, with cat the cache of its target
+ * (NULL: out of memory); NULL when its rules mask nothing (*err 0) or on
+ * failure (*err a negative errno). */
+struct pg_masking *pg_masking_new(const struct pg_mask_rules *rules, struct pg_catalog *cat,
+				  struct session *s, int *err);
 void pg_masking_free(struct pg_masking *mk);
 
 /* Statement st, judged v, was allowed by the rules: queue what masking

@@ -47,9 +47,17 @@ struct proto_module {
 	/* The module has a handshake of its own (startup, authentication): it
 	 * calls proxy_established() when done, within agent.setup_timeout_s. */
 	bool sets_up;
-	/* Once when the agent starts, and when it stops; may be NULL. */
-	int (*init)(const struct policy *p);
+	/* Once when the agent starts, and when it stops: state that does not
+	 * depend on the policy. May be NULL. */
+	int (*init)(void);
 	void (*fini)(void);
+	/* For each policy generation (the start, each reload): derive from p
+	 * what sessions admitted under it need, into *state (session_module()
+	 * gives it back). unload() runs when the generation is replaced and
+	 * its last session has ended. A load that fails keeps the reload from
+	 * happening. May be NULL. */
+	int (*load)(const struct policy *p, void **state);
+	void (*unload)(void *state);
 	/* The upstream is connected; 0 or a negative errno (ends the session). */
 	int (*open)(struct session *s);
 	/* Bytes from side `from` arrived in buf[ready, len): advance buf->ready.

@@ -84,26 +84,38 @@ struct pg_state {
 	bool resume;               /* that answer is in: read the job's bytes again */
 };
 
-/* Contexts made once at start, by target index for the upstream side.
- * stand_in: a portal name no session has (random, never shown to a job):
- * executing it is how a refused statement gets its error from the server
- * in the right place of the stream, with the transaction state the server
- * gives an error. */
+/* Made once at start. server: the agent's TLS context toward jobs (made
+ * when a policy first names a PostgreSQL target). stand_in: a portal name
+ * no session has (random, never shown to a job): executing it is how a
+ * refused statement gets its error from the server in the right place of
+ * the stream, with the transaction state the server gives an error. */
 static struct {
-	const struct policy *policy;
 	SSL_CTX *server;
-	SSL_CTX **upstream;
 	char stand_in[40];
 } pg;
+
+/* What one policy generation's sessions share: by target index, the TLS
+ * context toward the target and the cache of its catalog. */
+struct pg_gen {
+	const struct policy *policy;
+	SSL_CTX **upstream;
+	struct pg_catalog **catalogs;
+	struct pg_mask_rules *masks;
+};
 
 static struct pg_state *state(struct session *s)
 {
 	return s->proto_state;
 }
 
-static size_t max_message(void)
+static struct pg_gen *gen_of(const struct session *s)
 {
-	return pg.policy->agent.max_message_bytes;
+	return session_module(s);
+}
+
+static size_t max_message(const struct session *s)
+{
+	return session_policy(s)->agent.max_message_bytes;
 }
 
 /* ---------------------------------------------------------------- events */
@@ -280,10 +292,9 @@ static int needs_approval(struct session *s, const struct pg_statement *st,
  * observe mode? */
 static bool observing(const struct session *s, const struct pg_ruling *r)
 {
-	const struct policy *p = pg.policy;
+	const struct policy *p = session_policy(s);
 	enum policy_mode mode = r->rule >= 0 ? p->rules[r->rule].mode : POLICY_MODE_INHERIT;
 
-	(void)s;
 	return mode == POLICY_MODE_OBSERVE || (mode == POLICY_MODE_INHERIT && p->agent.observe);
 }
 
@@ -291,7 +302,7 @@ static bool observing(const struct session *s, const struct pg_ruling *r)
  * goes too (jobctl.h). */
 static void contain_job(struct session *s, const struct pg_ruling *r)
 {
-	const struct policy_rule *rule = r->rule >= 0 ? &pg.policy->rules[r->rule] : NULL;
+	const struct policy_rule *rule = r->rule >= 0 ? &session_policy(s)->rules[r->rule] : NULL;
 
 	if (rule && rule->on_deny != POLICY_ON_DENY_REFUSE)
 		jobctl_contain(s, rule->on_deny, r->rule);
@@ -827,7 +838,7 @@ static int upstream_ssl_answer(struct session *s, struct relay_buf *b)
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&s->dst)->sin6_addr, ip,
 				  sizeof(ip));
 		state(s)->phase = PG_UPSTREAM_TLS;
-		return proxy_start_tls(s, SIDE_UPSTREAM, pg.upstream[t - pg.policy->targets],
+		return proxy_start_tls(s, SIDE_UPSTREAM, gen_of(s)->upstream[t - session_policy(s)->targets],
 				       t->tls_upstream == POLICY_TLS_VERIFY_FULL ? ip : NULL);
 	}
 	if (answer == 'N' && t->tls_upstream == POLICY_TLS_PREFER)
@@ -1009,7 +1020,7 @@ static int upstream_message(struct session *s, struct relay_buf *b, const struct
 static int framed(struct session *s, enum proxy_side from, struct relay_buf *b)
 {
 	struct pg_msg m;
-	int r = pg_frame(b->data + b->ready, b->len - b->ready, max_message(), &m);
+	int r = pg_frame(b->data + b->ready, b->len - b->ready, max_message(s), &m);
 
 	if (r < 0)
 		return violation(s, from, r == -EMSGSIZE ? "message too large" : "malformed length");
@@ -1120,6 +1131,17 @@ static int pg_tls_done(struct session *s, enum proxy_side side, const char *erro
 	return send_startup(s);
 }
 
+/* The catalog cache of the session's target, made on first use. */
+static struct pg_catalog *catalog_of(struct session *s)
+{
+	struct pg_gen *g = gen_of(s);
+	size_t i = (size_t)(s->target - g->policy->targets);
+
+	if (!g->catalogs[i])
+		g->catalogs[i] = pg_catalog_new();
+	return g->catalogs[i];
+}
+
 static int pg_open(struct session *s)
 {
 	struct pg_state *st = calloc(1, sizeof(*st));
@@ -1129,8 +1151,8 @@ static int pg_open(struct session *s)
 	int err = 0;
 
 	st->track = pg_track_new(&observer, s);
-	st->judge = pg_judge_new(pg.policy, s->target, s->identity);
-	st->masking = pg_masking_new(pg.policy, s, &err);
+	st->judge = pg_judge_new(session_policy(s), s->target, s->identity);
+	st->masking = pg_masking_new(gen_of(s)->masks, catalog_of(s), s, &err);
 	if (!st->track || !st->judge || err) {
 		pg_track_free(st->track);
 		pg_judge_free(st->judge);
@@ -1162,37 +1184,32 @@ static void pg_close(struct session *s)
 	s->proto_state = NULL;
 }
 
-static void pg_fini(void)
+static void pg_unload(void *state)
 {
-	for (size_t i = 0; pg.upstream && i < pg.policy->ntargets; i++)
-		SSL_CTX_free(pg.upstream[i]);
-	free(pg.upstream);
-	SSL_CTX_free(pg.server);
-	pg_cancel_clear();
-	pg_scram_clear_cache();
-	pg_judge_cache_clear();
-	pg_audit_fini();
-	pg_catalog_clear_all();
-	pg_mask_fini();
-	memset(&pg, 0, sizeof(pg));
+	struct pg_gen *g = state;
+
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->policy->ntargets; i++) {
+		SSL_CTX_free(g->upstream[i]);
+		pg_catalog_free(g->catalogs[i]);
+	}
+	free(g->upstream);
+	free(g->catalogs);
+	pg_mask_rules_free(g->masks);
+	free(g);
 }
 
-static int pg_init(const struct policy *p)
+static int pg_load(const struct policy *p, void **state)
 {
+	struct pg_gen *g = calloc(1, sizeof(*g));
 	bool any = false;
-	int err;
+	int err = -ENOMEM;
 
-	uint8_t rnd[12];
-
-	pg.policy = p;
-	pg.upstream = calloc(p->ntargets + 1, sizeof(*pg.upstream));
-	if (!pg.upstream || RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		pg_fini();
-		return -ENOMEM;
-	}
-	snprintf(pg.stand_in, sizeof(pg.stand_in), "sluice_refused_");
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		snprintf(pg.stand_in + 15 + 2 * i, 3, "%02x", rnd[i]);
+	if (!g || !(g->upstream = calloc(p->ntargets + 1, sizeof(*g->upstream))) ||
+	    !(g->catalogs = calloc(p->ntargets + 1, sizeof(*g->catalogs))))
+		goto fail;
+	g->policy = p;
 	for (size_t i = 0; i < p->ntargets; i++) {
 		const struct policy_target *t = &p->targets[i];
 
@@ -1202,19 +1219,43 @@ static int pg_init(const struct policy *p)
 		if (t->tls_upstream == POLICY_TLS_DISABLE)
 			continue;
 		err = tls_client_ctx(t->tls_upstream == POLICY_TLS_VERIFY_FULL ? t->tls_ca : NULL,
-				     &pg.upstream[i]);
+				     &g->upstream[i]);
 		if (err) {
 			log_err("target %s: no TLS client context", t->name);
-			pg_fini();
-			return err;
+			goto fail;
 		}
 	}
 	/* The agent's certificate is made only where PostgreSQL is proxied. */
-	if (any && ((err = tls_server_ctx(p->agent.state_dir, &pg.server)) ||
-		    (err = pg_mask_init(p)))) {
-		pg_fini();
-		return err;
-	}
+	if (any && ((!pg.server && (err = tls_server_ctx(p->agent.state_dir, &pg.server))) ||
+		    (err = pg_mask_rules_new(p, &g->masks))))
+		goto fail;
+	*state = g;
+	return 0;
+fail:
+	pg_unload(g);
+	return err;
+}
+
+static void pg_fini(void)
+{
+	SSL_CTX_free(pg.server);
+	pg_cancel_clear();
+	pg_scram_clear_cache();
+	pg_judge_cache_clear();
+	pg_audit_fini();
+	pg_mask_fini();
+	memset(&pg, 0, sizeof(pg));
+}
+
+static int pg_init(void)
+{
+	uint8_t rnd[12];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -EIO;
+	snprintf(pg.stand_in, sizeof(pg.stand_in), "sluice_refused_");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(pg.stand_in + 15 + 2 * i, 3, "%02x", rnd[i]);
 	return 0;
 }
 
@@ -1223,6 +1264,8 @@ const struct proto_module proto_postgres = {
 	.sets_up = true,
 	.init = pg_init,
 	.fini = pg_fini,
+	.load = pg_load,
+	.unload = pg_unload,
 	.open = pg_open,
 	.received = pg_received,
 	.holding = pg_holding,

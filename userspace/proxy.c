@@ -13,6 +13,7 @@
 #include <sys/random.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -29,7 +30,7 @@
 TAILQ_HEAD(session_list, session);
 
 struct proxy {
-	const struct policy *policy;
+	struct policy_gen *gen;         /* new sessions are admitted under it */
 	struct ev_loop *loop;
 	struct datapath *datapath;
 	struct identity_resolver *identities;
@@ -113,6 +114,46 @@ static void no_delay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+static const struct proto_module *const modules[] = {
+	[POLICY_PROTO_TCP] = &proto_tcp,
+	[POLICY_PROTO_POSTGRES] = &proto_postgres,
+};
+_Static_assert(sizeof(modules) / sizeof(modules[0]) == POLICY_PROTO_COUNT,
+	       "a module for each protocol");
+
+static void gen_release(struct policy_gen *g)
+{
+	if (!g || --g->refs)
+		return;
+	for (size_t i = 0; i < POLICY_PROTO_COUNT; i++)
+		if (g->module[i] && modules[i]->unload)
+			modules[i]->unload(g->module[i]);
+	policy_free(g->policy);
+	free(g);
+}
+
+static int gen_new(struct policy *p, unsigned number, struct policy_gen **out)
+{
+	struct policy_gen *g = calloc(1, sizeof(*g));
+	int err = 0;
+
+	if (!g)
+		return -ENOMEM;
+	g->number = number;
+	g->loaded = (int64_t)time(NULL);
+	g->refs = 1;
+	for (size_t i = 0; i < POLICY_PROTO_COUNT && !err; i++)
+		if (modules[i]->load)
+			err = modules[i]->load(p, &g->module[i]);
+	if (err) {
+		gen_release(g); /* p stays the caller's */
+		return err;
+	}
+	g->policy = p;
+	*out = g;
+	return 0;
+}
+
 static void session_free(struct session *s)
 {
 	/* Injected credentials passed through these buffers. */
@@ -121,6 +162,7 @@ static void session_free(struct session *s)
 			explicit_bzero(s->buf[i].data, s->buf[i].high);
 		free(s->buf[i].data);
 	}
+	gen_release(s->gen);
 	free(s);
 }
 
@@ -471,21 +513,15 @@ static void refuse(int fd, const struct session *s, const char *reason)
 	close_reset(fd);
 }
 
-static const struct proto_module *const modules[] = {
-	[POLICY_PROTO_TCP] = &proto_tcp,
-	[POLICY_PROTO_POSTGRES] = &proto_postgres,
-};
-#define NMODULES (sizeof(modules) / sizeof(modules[0]))
-
 static const struct proto_module *module_for(const struct policy_target *t)
 {
-	return (size_t)t->protocol < NMODULES ? modules[t->protocol] : NULL;
+	return (size_t)t->protocol < POLICY_PROTO_COUNT ? modules[t->protocol] : NULL;
 }
 
 /* Who is it, where to, and may they: fills s or says why not. */
 static const char *admit(struct proxy *px, struct session *s, const struct sluice_origin *o)
 {
-	const struct policy *p = px->policy;
+	const struct policy *p = session_policy(s);
 	struct policy_facts pf;
 	int rule;
 
@@ -499,7 +535,9 @@ static const char *admit(struct proxy *px, struct session *s, const struct sluic
 	if (!s->target || !policy_net_contains(&s->target->net, o->daddr, o->dport))
 		s->target = policy_find_target(p, o->daddr, o->dport);
 	if (!s->target)
-		return "destination matches no target";
+		return o->target_id == SLUICE_TARGET_RETIRED
+			       ? "destination was a target until a policy reload removed it"
+			       : "destination matches no target";
 	pf = (struct policy_facts){
 		.cgroup = s->facts.cgroup,
 		.unit = s->facts.unit[0] ? s->facts.unit : NULL,
@@ -533,17 +571,19 @@ static const char *admit(struct proxy *px, struct session *s, const struct sluic
 
 static struct session *session_new(struct proxy *px, int fd)
 {
-	unsigned cap = px->policy->agent.buffer_bytes;
+	const struct policy_agent *a = &px->gen->policy->agent;
+	unsigned cap = a->buffer_bytes;
 	struct session *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
 	s->proxy = px;
+	s->gen = px->gen;
+	s->gen->refs++;
 	s->io[SIDE_CLIENT].fd = fd;
 	s->io[SIDE_UPSTREAM].fd = -1;
 	no_delay(fd);
-	s->max_cap = px->policy->agent.max_message_bytes > cap
-			     ? px->policy->agent.max_message_bytes + 64 : cap;
+	s->max_cap = a->max_message_bytes > cap ? a->max_message_bytes + 64 : cap;
 	for (int i = 0; i < 2; i++) {
 		s->buf[i].cap = cap;
 		s->buf[i].data = malloc(cap);
@@ -570,7 +610,7 @@ static void accept_one(struct proxy *px, int fd)
 		close_reset(fd);
 		return;
 	}
-	if (px->nsessions >= px->policy->agent.max_sessions) {
+	if (px->nsessions >= px->gen->policy->agent.max_sessions) {
 		log_warn("refused a connection: %u sessions is the configured maximum",
 			 px->nsessions);
 		close_reset(fd);
@@ -654,7 +694,7 @@ static void expire(struct session_list *list, uint64_t timeout_ms, uint64_t now,
 static void tick(struct ev_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct proxy *px = arg;
-	const struct policy_agent *a = &px->policy->agent;
+	const struct policy_agent *a = &px->gen->policy->agent;
 	uint64_t now = ev_now_ms();
 
 	(void)loop;
@@ -694,8 +734,8 @@ int proxy_new(const struct proxy_config *cfg, struct proxy **out)
 
 	if (!px)
 		return -ENOMEM;
-	for (size_t i = 0; i < NMODULES; i++) {
-		if (modules[i]->init && (err = modules[i]->init(cfg->policy))) {
+	for (size_t i = 0; i < POLICY_PROTO_COUNT; i++) {
+		if (modules[i]->init && (err = modules[i]->init())) {
 			while (i-- > 0)
 				if (modules[i]->fini)
 					modules[i]->fini();
@@ -703,13 +743,12 @@ int proxy_new(const struct proxy_config *cfg, struct proxy **out)
 			return err;
 		}
 	}
-	px->policy = cfg->policy;
+	px->listen_fd[0] = px->listen_fd[1] = -1;
 	px->loop = cfg->loop;
 	px->identities = cfg->identities;
 	px->recorder = cfg->recorder;
 	px->approvals = cfg->approvals;
 	px->cgroup_root = cfg->cgroup_root;
-	px->listen_fd[0] = px->listen_fd[1] = -1;
 	TAILQ_INIT(&px->sessions);
 	TAILQ_INIT(&px->connecting);
 	TAILQ_INIT(&px->setting_up);
@@ -730,7 +769,24 @@ int proxy_new(const struct proxy_config *cfg, struct proxy **out)
 	if (err)
 		log_warn("no IPv6 listener on %s (%s): IPv6 targets will be refused",
 			 where, strerror(-err));
+	/* Last: until it succeeds the policy is still the caller's. */
+	if ((err = gen_new(cfg->policy, 1, &px->gen))) {
+		proxy_free(px);
+		return err;
+	}
 	*out = px;
+	return 0;
+}
+
+int proxy_set_policy(struct proxy *px, struct policy *p)
+{
+	struct policy_gen *g;
+	int err = gen_new(p, px->gen->number + 1, &g);
+
+	if (err)
+		return err;
+	gen_release(px->gen);
+	px->gen = g;
 	return 0;
 }
 
@@ -765,7 +821,8 @@ void proxy_free(struct proxy *px)
 	}
 	if (px->spare_fd >= 0)
 		close(px->spare_fd);
-	for (size_t i = 0; i < NMODULES; i++)
+	gen_release(px->gen);
+	for (size_t i = 0; i < POLICY_PROTO_COUNT; i++)
 		if (modules[i]->fini)
 			modules[i]->fini();
 	audit_fini();
@@ -785,7 +842,12 @@ unsigned proxy_session_count(const struct proxy *px)
 
 const struct policy *proxy_policy(const struct proxy *px)
 {
-	return px->policy;
+	return px->gen->policy;
+}
+
+const struct policy_gen *proxy_generation(const struct proxy *px)
+{
+	return px->gen;
 }
 
 const char *proxy_cgroup_root(const struct proxy *px)

@@ -22,21 +22,33 @@
 
 #include "ev.h"
 #include "identity.h"
+#include "policy.h"
 #include "proto.h"
 #include "transport.h"
 
 struct datapath;
-struct policy;
-struct policy_identity;
-struct policy_target;
 struct proxy;
 struct recorder;
 struct approvals;
+
+/* A policy in force and what the protocol modules derived from it. New
+ * sessions are admitted under the newest generation; a session keeps the
+ * one it was admitted under until it ends, so a reload never changes the
+ * rules of a live session, and identity, target and rule pointers into
+ * the policy stay valid. */
+struct policy_gen {
+	struct policy *policy;
+	unsigned number;                       /* 1 at start, one more per reload */
+	int64_t loaded;                        /* wall clock, seconds */
+	unsigned refs;                         /* one while current, one per session */
+	void *module[POLICY_PROTO_COUNT];      /* each module's load() */
+};
 
 /* What a protocol module may read about its session. */
 struct session {
 	char id[17];                           /* 16 hex digits */
 	struct proxy *proxy;
+	struct policy_gen *gen;                /* admitted under; held until the end */
 	const struct policy_identity *identity;
 	const struct policy_target *target;
 	const struct proto_module *proto;
@@ -63,7 +75,7 @@ struct session {
 };
 
 struct proxy_config {
-	const struct policy *policy;
+	struct policy *policy;                 /* the proxy's own once proxy_new succeeds */
 	struct ev_loop *loop;
 	struct identity_resolver *identities;
 	struct recorder *recorder;             /* or NULL: nothing recorded */
@@ -85,7 +97,25 @@ void proxy_listen_fds(const struct proxy *px, int fds[2]);
 
 unsigned proxy_session_count(const struct proxy *px);
 
+/* The policy new sessions are admitted under, and its generation. */
 const struct policy *proxy_policy(const struct proxy *px);
+const struct policy_gen *proxy_generation(const struct proxy *px);
+
+/* Admit new sessions under p from now on (the proxy takes it); live
+ * sessions keep theirs. 0, or a negative errno when a protocol module
+ * could not load p: nothing changed then, and p is still the caller's. */
+int proxy_set_policy(struct proxy *px, struct policy *p);
+
+static inline const struct policy *session_policy(const struct session *s)
+{
+	return s->gen->policy;
+}
+
+/* What the session's protocol module load()ed for its generation. */
+static inline void *session_module(const struct session *s)
+{
+	return s->gen->module[s->target->protocol];
+}
 
 /* The live sessions, for the control socket: by id (NULL: none), and in
  * order of start. */

@@ -31,7 +31,9 @@ struct session_rec {
 };
 
 struct recorder {
-	const struct policy_agent *agent;
+	char *dir;                 /* agent.recordings_dir: fixed while running */
+	bool record_continue;      /* agent.on_record_failure: continue */
+	unsigned retention_days;
 	uint8_t key[RECORDING_KEY_BYTES];
 	TAILQ_HEAD(, session_rec) open;
 	bool opening_failed; /* the last open failed: said once, until one works */
@@ -49,7 +51,7 @@ static void alert(const struct recorder *r, const char *id, const char *what, in
 	snprintf(f[2], sizeof(f[2]), "SLUICE_REASON=%s", strerror(-err));
 	snprintf(msg, sizeof(msg), "recording%s%s: %s failed: %s; %s", id ? " of session " : "",
 		 id ? id : "", what, strerror(-err),
-		 r->agent->record_continue ? "the session goes on unrecorded (on_record_failure: continue)"
+		 r->record_continue ? "the session goes on unrecorded (on_record_failure: continue)"
 					   : "the session is refused (on_record_failure: block)");
 	log_event(LOG_CRIT, msg, v, 3);
 }
@@ -112,13 +114,13 @@ static void remove_day(const char *dir, const char *day)
 
 void recorder_sweep(struct recorder *r, int64_t now)
 {
-	const char *dir = r->agent->recordings_dir;
-	int64_t keep = (int64_t)r->agent->retention_days * 86400;
+	const char *dir = r->dir;
+	int64_t keep = (int64_t)r->retention_days * 86400;
 	struct dirent *e;
 	time_t day;
 	DIR *d;
 
-	if (!r->agent->retention_days || !(d = opendir(dir)))
+	if (!r->retention_days || !(d = opendir(dir)))
 		return;
 	/* A day is over at its end: kept for whole days after it. */
 	while ((e = readdir(d)))
@@ -141,8 +143,12 @@ int recorder_new(const struct policy *p, struct ev_loop *loop, struct recorder *
 	*out = NULL;
 	if (!r)
 		return -ENOMEM;
-	r->agent = &p->agent;
 	TAILQ_INIT(&r->open);
+	recorder_configure(r, &p->agent);
+	if (!(r->dir = strdup(p->agent.recordings_dir))) {
+		recorder_free(r);
+		return -ENOMEM;
+	}
 	if ((err = keyfile_load(p->agent.state_dir, "recording.key", r->key, sizeof(r->key)))) {
 		log_err("recording key in %s: %s", p->agent.state_dir, strerror(-err));
 		recorder_free(r);
@@ -173,18 +179,25 @@ void recorder_free(struct recorder *r)
 	while ((sr = TAILQ_FIRST(&r->open)))
 		recorder_close(sr);
 	OPENSSL_cleanse(r->key, sizeof(r->key));
+	free(r->dir);
 	free(r);
+}
+
+void recorder_configure(struct recorder *r, const struct policy_agent *a)
+{
+	r->record_continue = a->record_continue;
+	r->retention_days = a->retention_days;
 }
 
 bool recorder_blocks(const struct recorder *r)
 {
-	return !r->agent->record_continue;
+	return !r->record_continue;
 }
 
 int recorder_open(struct recorder *r, const char *id, struct session_rec **out)
 {
 	struct session_rec *sr = calloc(1, sizeof(*sr));
-	int err = sr ? recording_open(r->agent->recordings_dir, id, r->key, &sr->file) : -ENOMEM;
+	int err = sr ? recording_open(r->dir, id, r->key, &sr->file) : -ENOMEM;
 
 	*out = NULL;
 	if (err) {
@@ -195,7 +208,7 @@ int recorder_open(struct recorder *r, const char *id, struct session_rec **out)
 		return err;
 	}
 	if (r->opening_failed)
-		log_info("recordings can be written again (%s)", r->agent->recordings_dir);
+		log_info("recordings can be written again (%s)", r->dir);
 	r->opening_failed = false;
 	sr->owner = r;
 	snprintf(sr->id, sizeof(sr->id), "%s", id);
@@ -224,7 +237,7 @@ void recorder_add(struct session_rec *sr, const char *json)
 
 bool recorder_failed(const struct session_rec *sr)
 {
-	return sr && sr->failed && !sr->owner->agent->record_continue;
+	return sr && sr->failed && !sr->owner->record_continue;
 }
 
 const char *recorder_path(const struct session_rec *sr)

@@ -30,6 +30,7 @@
 
 struct ev_loop;
 struct policy;
+struct policy_agent;
 struct recorder;
 struct session_rec;
 
@@ -37,6 +38,10 @@ struct session_rec;
  * the retention sweep. */
 int recorder_new(const struct policy *p, struct ev_loop *loop, struct recorder **out);
 void recorder_free(struct recorder *r);
+
+/* Take on_record_failure and retention_days from a reloaded policy (the
+ * folder and the flush period stay as they were at start). */
+void recorder_configure(struct recorder *r, const struct policy_agent *a);
 
 /* Open session id's recording. An error means the session must not start
  * when the policy blocks (recorder_blocks()); otherwise *out is NULL and

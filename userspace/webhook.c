@@ -27,11 +27,15 @@ struct post {
 	struct post *next;
 };
 
+struct webhook_url {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;                /* 0: no webhook */
+	char host[80], path[512];
+};
+
 struct webhook {
 	struct ev_loop *loop;
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	char host[80], path[512];
+	struct webhook_url url;
 	struct post *posts;
 	unsigned nposts;
 };
@@ -42,12 +46,12 @@ static void post_end(struct post *p, const char *outcome)
 	bool ok = !strncmp(p->status, "HTTP/1.", 7) && p->got >= 12 && p->status[9] == '2';
 
 	if (outcome)
-		log_warn("approval webhook http://%s%s: %s", w->host, w->path, outcome);
+		log_warn("approval webhook http://%s%s: %s", w->url.host, w->url.path, outcome);
 	else if (!ok)
-		log_warn("approval webhook http://%s%s: answered \"%.12s\", not 2xx", w->host,
-			 w->path, p->got ? p->status : "");
+		log_warn("approval webhook http://%s%s: answered \"%.12s\", not 2xx", w->url.host,
+			 w->url.path, p->got ? p->status : "");
 	else
-		log_info("approval webhook http://%s%s: notified (%.12s)", w->host, w->path,
+		log_info("approval webhook http://%s%s: notified (%.12s)", w->url.host, w->url.path,
 			 p->status);
 	for (struct post **q = &w->posts; *q; q = &(*q)->next)
 		if (*q == p) {
@@ -109,27 +113,32 @@ static void expire(struct ev_loop *loop, int fd, unsigned events, void *arg)
 	}
 }
 
+bool webhook_active(const struct webhook *w)
+{
+	return w && w->url.addrlen;
+}
+
 void webhook_post(struct webhook *w, const char *body)
 {
 	struct post *p;
 	size_t blen = strlen(body);
 
-	if (!w)
+	if (!w || !w->url.addrlen)
 		return;
 	if (w->nposts >= WEBHOOK_MAX_POSTS || !(p = calloc(1, sizeof(*p)))) {
 		log_warn("approval webhook http://%s%s: too many posts in flight, one not sent",
-			 w->host, w->path);
+			 w->url.host, w->url.path);
 		return;
 	}
 	p->w = w;
 	p->len = (size_t)asprintf(&p->req, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: "
 				  "application/json\r\nContent-Length: %zu\r\nConnection: close\r\n"
-				  "\r\n%s", w->path, w->host, blen, body);
-	p->fd = socket(w->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+				  "\r\n%s", w->url.path, w->url.host, blen, body);
+	p->fd = socket(w->url.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if ((int)p->len < 0 || p->fd < 0 ||
-	    (connect(p->fd, (struct sockaddr *)&w->addr, w->addrlen) && errno != EINPROGRESS) ||
+	    (connect(p->fd, (struct sockaddr *)&w->url.addr, w->url.addrlen) && errno != EINPROGRESS) ||
 	    ev_add(w->loop, p->fd, EV_WRITE, post_io, p)) {
-		log_warn("approval webhook http://%s%s: %s", w->host, w->path, strerror(errno));
+		log_warn("approval webhook http://%s%s: %s", w->url.host, w->url.path, strerror(errno));
 		if (p->fd >= 0)
 			close(p->fd);
 		if ((int)p->len >= 0)
@@ -144,7 +153,7 @@ void webhook_post(struct webhook *w, const char *body)
 }
 
 /* http://HOST[:PORT][/PATH], HOST an IPv4 or [IPv6] literal or localhost. */
-static int parse_url(const char *url, struct webhook *w)
+static int parse_url(const char *url, struct webhook_url *w)
 {
 	const char *h = url + 7, *end, *slash;
 	char host[64];
@@ -200,20 +209,31 @@ static int parse_url(const char *url, struct webhook *w)
 	return 0;
 }
 
+int webhook_set_url(struct webhook *w, const char *url)
+{
+	struct webhook_url parsed = { 0 };
+
+	if (url && parse_url(url, &parsed)) {
+		log_err("approval webhook %s: expected http://HOST[:PORT][/PATH] with HOST an IP "
+			"address or localhost", url);
+		return -EINVAL;
+	}
+	w->url = parsed;
+	return 0;
+}
+
 int webhook_new(const char *url, struct ev_loop *loop, struct webhook **out)
 {
 	struct webhook *w;
 	int err;
 
 	*out = NULL;
-	if (!url)
-		return 0;
 	if (!(w = calloc(1, sizeof(*w))))
 		return -ENOMEM;
 	w->loop = loop;
-	if ((err = parse_url(url, w)) || (err = ev_every(loop, 1000, expire, w))) {
-		log_err("approval webhook %s: %s", url, err == -EINVAL ? "expected "
-			"http://HOST[:PORT][/PATH] with HOST an IP address or localhost" : strerror(-err));
+	if ((err = webhook_set_url(w, url)) || (err = ev_every(loop, 1000, expire, w))) {
+		if (err != -EINVAL)
+			log_err("approval webhook: %s", strerror(-err));
 		free(w);
 		return err;
 	}

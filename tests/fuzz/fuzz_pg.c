@@ -32,6 +32,7 @@
 #define CAP 4096
 
 static struct policy *policy;
+static struct policy_gen gen; /* what the proxy would hold for the session */
 static struct ev_loop *loop;
 static struct recorder *recorder;
 static struct approvals *approvals;
@@ -156,7 +157,9 @@ static void setup(void)
 		 "    { \"column_regex\": \"^secret\", \"with\": \"partial\" } ] } ] }",
 		 state_dir, pw);
 	policy = policy_parse(json, strlen(json), &errs);
-	if (!policy || proto_postgres.init(policy) || ev_loop_new(&loop) ||
+	gen = (struct policy_gen){ .policy = policy, .number = 1, .refs = 1 };
+	if (!policy || proto_postgres.init() ||
+	    proto_postgres.load(policy, &gen.module[POLICY_PROTO_POSTGRES]) || ev_loop_new(&loop) ||
 	    recorder_new(policy, loop, &recorder) || !(approvals = approvals_new(policy, loop)))
 		abort();
 }
@@ -178,6 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!policy)
 		setup();
 	snprintf(s.id, sizeof(s.id), "%016llx", runs++);
+	s.gen = &gen;
 	s.target = &policy->targets[0];
 	s.identity = &policy->identities[0];
 	s.proto = &proto_postgres;

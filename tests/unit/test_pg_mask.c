@@ -61,14 +61,14 @@ static const struct column_case column_cases[] = {
 	{ "b", "users", "email", PG_MASK_NONE },
 };
 
-static void check_columns(const struct policy *p)
+static void check_columns(const struct pg_mask_rules *rules)
 {
 	for (size_t i = 0; i < sizeof(column_cases) / sizeof(column_cases[0]); i++) {
 		const struct column_case *c = &column_cases[i];
 		char *role = (char *)c->role;
 		struct policy_strv roles = { &role, 1 };
 		int err;
-		struct pg_masks *m = pg_masks_new(p, "db", &roles, &err);
+		struct pg_masks *m = pg_masks_new(rules, "db", &roles, &err);
 		enum pg_mask_method got = pg_masks_column(m, c->table, c->column);
 
 		cases++;
@@ -173,6 +173,7 @@ static void check_hash_and_errors(void)
 
 int main(void)
 {
+	struct pg_mask_rules *rules = NULL;
 	struct policy *p;
 	struct stat sb;
 	char key[256];
@@ -181,16 +182,17 @@ int main(void)
 	if (!mkdtemp(state_dir))
 		return 1;
 	p = load();
-	err = p ? pg_mask_init(p) : -1;
+	err = p ? pg_mask_rules_new(p, &rules) : -1;
 	snprintf(key, sizeof(key), "%s/mask.key", state_dir);
 	cases++;
 	if (err || stat(key, &sb) || (sb.st_mode & 0777) != 0600 || sb.st_size != 32)
 		fail("mask key", "init %d, key file missing or not 0600 and 32 bytes", err);
 	if (p && !err) {
-		check_columns(p);
+		check_columns(rules);
 		check_rows();
 		check_hash_and_errors();
 	}
+	pg_mask_rules_free(rules);
 	pg_mask_fini();
 	policy_free(p);
 	unlink(key);

@@ -84,6 +84,14 @@ static const struct error_case error_cases[] = {
 	{ "listen v6", "{\"agent\":{\"listen\":\"[::1]:15001\"}}", { "$.agent.listen: expected" }, 1 },
 	{ "listen cidr", "{\"agent\":{\"listen\":\"127.0.0.0/8:1\"}}", { "$.agent.listen: expected" }, 1 },
 	{ "listen6 v4", "{\"agent\":{\"listen6\":\"127.0.0.1:1\"}}", { "$.agent.listen6: expected" }, 1 },
+	{ "webhook host name", "{\"agent\":{\"approval_webhook\":\"http://hooks.example/x\"}}",
+	  { "$.agent.approval_webhook: expected http://HOST[:PORT][/PATH] with HOST an IP" }, 1 },
+	{ "webhook bad port", "{\"agent\":{\"approval_webhook\":\"http://127.0.0.1:99999/\"}}",
+	  { "$.agent.approval_webhook: expected http://HOST[:PORT][/PATH]" }, 1 },
+	{ "webhook bad v6", "{\"agent\":{\"approval_webhook\":\"http://[::g]/\"}}",
+	  { "$.agent.approval_webhook: expected http://HOST[:PORT][/PATH]" }, 1 },
+	{ "webhook https", "{\"agent\":{\"approval_webhook\":\"https://127.0.0.1/\"}}",
+	  { "$.agent.approval_webhook: expected an http:// URL" }, 1 },
 	{ "fail enum", "{\"agent\":{\"fail\":\"shut\"}}",
 	  { "$.agent.fail: expected \"closed\" or \"open\", got \"shut\"" }, 1 },
 	{ "buffer too small", "{\"agent\":{\"buffer_bytes\":100}}",
@@ -709,6 +717,37 @@ static void test_allows(void)
 	policy_free(p);
 }
 
+static void test_webhooks(void)
+{
+	static const char *const urls[] = {
+		"http://127.0.0.1:8080/hook", "http://[::1]:9/x", "http://localhost", "http://10.0.0.1",
+	};
+	char json[256];
+
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		struct policy *p;
+
+		snprintf(json, sizeof(json), "{\"agent\":{\"approval_webhook\":\"%s\"}}", urls[i]);
+		cases++;
+		p = must_parse(urls[i], json);
+		if (p && strcmp(p->agent.approval_webhook, urls[i]))
+			fail(urls[i], "kept as %s", p->agent.approval_webhook);
+		policy_free(p);
+	}
+}
+
+static void test_errors_add(void)
+{
+	struct policy_errors errs = { 0 };
+
+	cases++;
+	policy_errors_add(&errs, "$.agent.%s: %d", "x", 7);
+	policy_errors_add(&errs, "$.b");
+	if (errs.n != 2 || strcmp(errs.msg[0], "$.agent.x: 7") || strcmp(errs.msg[1], "$.b"))
+		fail("policy_errors_add", "%zu lines", errs.n);
+	policy_errors_clear(&errs);
+}
+
 int main(int argc, char **argv)
 {
 	const char *srcdir = argc > 1 ? argv[1] : ".";
@@ -727,6 +766,8 @@ int main(int argc, char **argv)
 	test_find_target();
 	test_identities();
 	test_allows();
+	test_webhooks();
+	test_errors_add();
 	policy_free(NULL);
 	policy_errors_clear(NULL);
 	printf("test_policy: %d cases, %d failures\n", cases, failures);
