@@ -140,6 +140,10 @@ $(BUILD)/tests/test_recording: $(BUILD)/tests/unit/test_recording.o $(BUILD)/use
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+$(BUILD)/tests/test_jwt: $(BUILD)/tests/unit/test_jwt.o $(BUILD)/userspace/jwt.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
 $(BUILD)/tests/test_sql_rules: $(BUILD)/tests/unit/test_sql_rules.o $(POLICY_OBJS) $(SQL_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lpg_query -o $@
@@ -172,6 +176,11 @@ build-fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c policy/sql_classify.c policy/sql_name
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_sql.c policy/sql_classify.c policy/sql_names.c \
 		policy/sql_normalize.c \
 		$(PKG_LIBS) -lpg_query -o $@
+
+build-fuzz/fuzz_jwt: tests/fuzz/fuzz_jwt.c userspace/jwt.c userspace/jwt.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_jwt.c userspace/jwt.c $(PKG_LIBS) -o $@
 
 build-fuzz/fuzz_recording: tests/fuzz/fuzz_recording.c userspace/recording.c userspace/recording.h
 	$(call msg,FUZZ,$@)
