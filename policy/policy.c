@@ -1110,7 +1110,7 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 		"bpffs", "fail", "select", "connect_timeout_ms", "setup_timeout_s", "idle_timeout_s",
 		"buffer_bytes", "max_message_bytes", "max_sessions", "record_rows",
 		"record_stream_bytes", "record_flush_ms", "on_record_failure", "retention_days",
-		"mode", "approval_webhook", NULL,
+		"mode", "approval_webhook", "token_skew_s", "rotation_warn_days", NULL,
 	};
 	static const char *const modes[] = { "enforce", "observe", NULL };
 	static const char *const fails[] = { "closed", "open", NULL };
@@ -1128,6 +1128,8 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 	a->record_stream_bytes = 64u << 10;
 	a->record_flush_ms = 1000;
 	a->retention_days = 90;
+	a->token_skew_s = 60;
+	a->rotation_warn_days = 90;
 	default_listen("127.0.0.1:15001", &a->listen, &a->listen_len);
 	if (j) {
 		check_keys(c, j, path, keys);
@@ -1173,16 +1175,57 @@ static void parse_agent(struct ctx *c, const cJSON *root, struct policy_agent *a
 		a->observe = enum_field(c, j, path, "mode", OPTIONAL, modes, 0) == 1;
 		str_copy(c, j, path, "approval_webhook", OPTIONAL, check_webhook,
 			 &a->approval_webhook);
+		a->token_skew_s = uint_field(c, j, path, "token_skew_s", 0, 600, a->token_skew_s);
+		a->rotation_warn_days = uint_field(c, j, path, "rotation_warn_days", 1, 100000,
+						   a->rotation_warn_days);
 	}
 	agent_default_paths(c, a);
 }
 
 /* ----------------------------------------------------------- identities */
 
+/* "claims": {"sub": "project_path:g/app:ref_type:branch:*", "groups": ["deployers"]} */
+static void parse_claims(struct ctx *c, const cJSON *j, const char *path, struct policy_match *m)
+{
+	size_t n = (size_t)cJSON_GetArraySize(j), i = 0;
+	char sub[PATH_LEN];
+	const cJSON *v;
+
+	if (!n) {
+		errf(c, path, "must not be empty");
+		return;
+	}
+	if (!(m->claims = calloc(n, sizeof(*m->claims)))) {
+		c->oom = true;
+		return;
+	}
+	cJSON_ArrayForEach(v, j) {
+		struct policy_claim *cl = &m->claims[i++];
+
+		m->nclaims = i;
+		cl->name = xdup(c, v->string);
+		if (cJSON_IsString(v)) {
+			if (!(cl->patterns.v = calloc(1, sizeof(char *)))) {
+				c->oom = true;
+				return;
+			}
+			cl->patterns.n = 1;
+			cl->patterns.v[0] = xdup(c, v->valuestring);
+		} else {
+			path_key(sub, path, v->string);
+			if (expect(c, v, sub, cJSON_IsArray, "a string or an array of strings"))
+				strv_field(c, j, path, v->string, REQUIRED, NULL, &cl->patterns);
+		}
+	}
+}
+
 static void parse_match(struct ctx *c, const cJSON *j, const char *path,
 			struct policy_match *m)
 {
-	static const char *const keys[] = { "cgroup", "unit", "container", "user", "exe", NULL };
+	static const char *const keys[] = { "cgroup", "unit", "container", "user", "exe", "claims",
+					    NULL };
+	char sub[PATH_LEN];
+	const cJSON *claims;
 
 	check_keys(c, j, path, keys);
 	str_copy(c, j, path, "cgroup", OPTIONAL, NULL, &m->cgroup);
@@ -1190,6 +1233,9 @@ static void parse_match(struct ctx *c, const cJSON *j, const char *path,
 	str_copy(c, j, path, "container", OPTIONAL, NULL, &m->container);
 	str_copy(c, j, path, "user", OPTIONAL, NULL, &m->user);
 	str_copy(c, j, path, "exe", OPTIONAL, NULL, &m->exe);
+	claims = obj_field(c, j, path, "claims", OPTIONAL, sub);
+	if (claims)
+		parse_claims(c, claims, sub, m);
 }
 
 static struct policy_token *parse_token(struct ctx *c, const cJSON *j, const char *path)
@@ -1205,7 +1251,7 @@ static struct policy_token *parse_token(struct ctx *c, const cJSON *j, const cha
 	str_copy(c, j, path, "from", REQUIRED, check_token_from, &t->from);
 	str_copy(c, j, path, "issuer", OPTIONAL, check_name, &t->issuer);
 	str_copy(c, j, path, "audience", OPTIONAL, check_name, &t->audience);
-	str_copy(c, j, path, "jwks", OPTIONAL, check_abs_path, &t->jwks);
+	str_copy(c, j, path, "jwks", REQUIRED, check_abs_path, &t->jwks);
 	t->required = bool_field(c, j, path, "required", false);
 	return t;
 }
@@ -1225,6 +1271,13 @@ static void parse_identity(struct ctx *c, const cJSON *j, const char *path, void
 	v = obj_field(c, j, path, "token", OPTIONAL, sub);
 	if (v)
 		id->token = parse_token(c, v, sub);
+	if (id->match.nclaims && !v) {
+		char claims[PATH_LEN];
+
+		path_key(sub, path, "match");
+		path_key(claims, sub, "claims");
+		errf(c, claims, "claims come from a verified token: the identity needs \"token\"");
+	}
 	strv_field(c, j, path, "roles", REQUIRED, check_name, &id->roles);
 }
 
@@ -1714,6 +1767,11 @@ static void identity_free(struct policy_identity *id)
 	free(id->match.container);
 	free(id->match.user);
 	free(id->match.exe);
+	for (size_t i = 0; i < id->match.nclaims; i++) {
+		free(id->match.claims[i].name);
+		strv_free(&id->match.claims[i].patterns);
+	}
+	free(id->match.claims);
 	if (id->token) {
 		free(id->token->from);
 		free(id->token->issuer);
@@ -1856,12 +1914,60 @@ const struct policy_identity *policy_match_identity(const struct policy *p,
 		return NULL;
 	for (size_t i = 0; i < p->nidentities; i++) {
 		m = &p->identities[i].match;
-		if (glob_ok(m->cgroup, f->cgroup) && glob_ok(m->unit, f->unit) &&
-		    glob_ok(m->container, f->container) && glob_ok(m->exe, f->exe) &&
-		    user_ok(m->user, f))
+		if (policy_match_facts(m, f))
 			return &p->identities[i];
 	}
 	return NULL;
+}
+
+bool policy_match_facts(const struct policy_match *m, const struct policy_facts *f)
+{
+	return glob_ok(m->cgroup, f->cgroup) && glob_ok(m->unit, f->unit) &&
+	       glob_ok(m->container, f->container) && glob_ok(m->exe, f->exe) &&
+	       user_ok(m->user, f);
+}
+
+/* A claim value as text: strings as they are, numbers and booleans as in
+ * JSON; anything else (objects, null) matches nothing. */
+static const char *claim_text(const cJSON *v, char *buf, size_t size)
+{
+	if (cJSON_IsString(v))
+		return v->valuestring;
+	if (cJSON_IsBool(v))
+		return cJSON_IsTrue(v) ? "true" : "false";
+	if (cJSON_IsNumber(v)) {
+		snprintf(buf, size, "%.17g", v->valuedouble);
+		return buf;
+	}
+	return NULL;
+}
+
+/* Does the claim (or, for an array, one of its elements) match pattern? */
+static bool claim_meets(const cJSON *claim, const char *pattern)
+{
+	const cJSON *e;
+	char buf[32];
+
+	if (!cJSON_IsArray(claim))
+		return glob_ok(pattern, claim_text(claim, buf, sizeof(buf)));
+	cJSON_ArrayForEach(e, claim)
+		if (glob_ok(pattern, claim_text(e, buf, sizeof(buf))))
+			return true;
+	return false;
+}
+
+bool policy_match_claims(const struct policy_match *m, const cJSON *claims)
+{
+	for (size_t i = 0; i < m->nclaims; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(claims, m->claims[i].name);
+
+		if (!v)
+			return false;
+		for (size_t k = 0; k < m->claims[i].patterns.n; k++)
+			if (!m->claims[i].patterns.v[k] || !claim_meets(v, m->claims[i].patterns.v[k]))
+				return false;
+	}
+	return true;
 }
 
 static bool strv_has(const struct policy_strv *s, const char *v)

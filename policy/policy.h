@@ -69,6 +69,14 @@ struct policy_target {
 	unsigned cred_methods;                 /* enum policy_auth bits */
 };
 
+/* A claim of a verified token that "match.claims" compares: the claim
+ * (a string, or each element of an array; numbers and booleans as their
+ * JSON text) must meet every pattern, an fnmatch(3) glob. */
+struct policy_claim {
+	char *name;
+	struct policy_strv patterns; /* one for a string in the file, or the array's */
+};
+
 /* Facts an identity's "match" compares with fnmatch(3) globs; a NULL field
  * is not compared. Every present field must match. */
 struct policy_match {
@@ -77,14 +85,16 @@ struct policy_match {
 	char *container; /* or NULL */
 	char *user;      /* or NULL: a user name, or a uid written in decimal */
 	char *exe;       /* or NULL */
+	struct policy_claim *claims; /* of the identity's token; needs "token" */
+	size_t nclaims;
 };
 
 struct policy_token {
 	char *from;      /* "password", "bearer" or "env:NAME" */
-	char *issuer;    /* or NULL */
-	char *audience;  /* or NULL */
-	char *jwks;      /* or NULL */
-	bool required;
+	char *issuer;    /* or NULL: any */
+	char *audience;  /* or NULL: any */
+	char *jwks;      /* the JWKS file its signatures are checked against */
+	bool required;   /* no valid token: the session is refused */
 };
 
 struct policy_identity {
@@ -158,6 +168,10 @@ struct policy_agent {
 	bool observe;                      /* "mode": "enforce" (default) or
 					    * "observe" */
 	char *approval_webhook;            /* http:// URL, or NULL */
+	unsigned token_skew_s;             /* clock difference allowed for a
+					    * token's exp and nbf, default 60 */
+	unsigned rotation_warn_days;       /* credentials older are flagged by
+					    * the access review, default 90 */
 };
 
 struct policy {
@@ -211,9 +225,18 @@ struct policy_facts {
 	const char *exe;       /* or NULL */
 };
 
-/* The first identity (in file order) whose match holds for facts, or NULL. */
+/* The first identity (in file order) whose match facts hold, or NULL.
+ * Tokens are not looked at: the agent checks them (userspace/tokens.h). */
 const struct policy_identity *policy_match_identity(const struct policy *p,
 						    const struct policy_facts *f);
+
+/* Do m's facts (not its claims) hold for f? */
+bool policy_match_facts(const struct policy_match *m, const struct policy_facts *f);
+
+struct cJSON;
+
+/* Do the verified claims meet every one of m's claim patterns? (None: yes.) */
+bool policy_match_claims(const struct policy_match *m, const struct cJSON *claims);
 
 /* Does rule r apply to target for a caller with roles? A rule role "*"
  * matches any role; no roles match nothing. */

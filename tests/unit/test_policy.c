@@ -6,9 +6,12 @@
  *
  * Prints one line per failed case to stderr; exits 0 when all pass.
  */
+#include <cjson/cJSON.h>
+
 #include "policy.h"
 
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -131,15 +134,30 @@ static const struct error_case error_cases[] = {
 	{ "match unknown", ID "\"match\":{\"host\":\"x\"}}]}", { "$.identities[0].match.host: unknown key" }, 1 },
 	{ "match type", ID "\"match\":{\"user\":1000}}]}",
 	  { "$.identities[0].match.user: expected a string, got a number" }, 1 },
-	{ "token from missing", ID "\"token\":{}}]}", { "$.identities[0].token.from: required" }, 1 },
-	{ "token from bad", ID "\"token\":{\"from\":\"cookie\"}}]}",
+	{ "token from missing", ID "\"token\":{\"jwks\":\"/k\"}}]}",
+	  { "$.identities[0].token.from: required" }, 1 },
+	{ "token from bad", ID "\"token\":{\"from\":\"cookie\",\"jwks\":\"/k\"}}]}",
 	  { "$.identities[0].token.from: expected \"password\", \"bearer\" or \"env:NAME\"" }, 1 },
-	{ "token env name", ID "\"token\":{\"from\":\"env:1X\"}}]}", { "$.identities[0].token.from:" }, 1 },
-	{ "token env empty", ID "\"token\":{\"from\":\"env:\"}}]}", { "$.identities[0].token.from:" }, 1 },
-	{ "token required bool", ID "\"token\":{\"from\":\"bearer\",\"required\":\"yes\"}}]}",
+	{ "token env name", ID "\"token\":{\"from\":\"env:1X\",\"jwks\":\"/k\"}}]}",
+	  { "$.identities[0].token.from:" }, 1 },
+	{ "token env empty", ID "\"token\":{\"from\":\"env:\",\"jwks\":\"/k\"}}]}",
+	  { "$.identities[0].token.from:" }, 1 },
+	{ "token required bool", ID "\"token\":{\"from\":\"bearer\",\"jwks\":\"/k\",\"required\":\"yes\"}}]}",
 	  { "$.identities[0].token.required: expected true or false, got a string" }, 1 },
 	{ "token jwks relative", ID "\"token\":{\"from\":\"bearer\",\"jwks\":\"k.json\"}}]}",
 	  { "$.identities[0].token.jwks: expected an absolute path" }, 1 },
+	{ "token jwks missing", ID "\"token\":{\"from\":\"bearer\"}}]}",
+	  { "$.identities[0].token.jwks: required field is missing" }, 1 },
+	{ "claims without token", ID "\"match\":{\"claims\":{\"sub\":\"x\"}}}]}",
+	  { "$.identities[0].match.claims: claims come from a verified token" }, 1 },
+	{ "claims empty", ID "\"match\":{\"claims\":{}},\"token\":{\"from\":\"bearer\",\"jwks\":\"/k\"}}]}",
+	  { "$.identities[0].match.claims: must not be empty" }, 1 },
+	{ "claims type", ID "\"match\":{\"claims\":{\"sub\":1}},\"token\":{\"from\":\"bearer\",\"jwks\":\"/k\"}}]}",
+	  { "$.identities[0].match.claims.sub: expected a string or an array of strings" }, 1 },
+	{ "claims element", ID "\"match\":{\"claims\":{\"groups\":[\"a\",2]}},\"token\":{\"from\":\"bearer\",\"jwks\":\"/k\"}}]}",
+	  { "$.identities[0].match.claims.groups[1]: expected a string" }, 1 },
+	{ "token skew range", "{\"agent\":{\"token_skew_s\":601}}",
+	  { "$.agent.token_skew_s: must be between 0 and 600" }, 1 },
 
 	/* targets */
 	{ "address syntax", T1 "\"foo\"}]}",
@@ -736,6 +754,36 @@ static void test_webhooks(void)
 	}
 }
 
+static void test_claims(void)
+{
+	static const struct {
+		const char *claims;
+		bool want;
+	} cases_[] = {
+		{ "{\"sub\":\"project_path:g/app:ref:main\",\"groups\":[\"ops\",\"deployers\"],\"project_id\":42}", true },
+		{ "{\"sub\":\"project_path:g/app:ref:main\",\"groups\":\"deployers\",\"project_id\":42}", true },
+		{ "{\"sub\":\"project_path:g/other:ref:main\",\"groups\":[\"deployers\"],\"project_id\":42}", false },
+		{ "{\"sub\":\"project_path:g/app:x\",\"groups\":[\"ops\"],\"project_id\":42}", false },
+		{ "{\"sub\":\"project_path:g/app:x\",\"groups\":[\"deployers\"],\"project_id\":7}", false },
+		{ "{\"sub\":\"project_path:g/app:x\",\"groups\":[\"deployers\"]}", false },
+		{ "{\"sub\":[\"project_path:g/app:x\"],\"groups\":[\"deployers\"],\"project_id\":\"42\"}", true },
+		{ "{\"sub\":{\"a\":1},\"groups\":[\"deployers\"],\"project_id\":42}", false },
+	};
+	struct policy *p = must_parse("claims", ID "\"match\":{\"claims\":{\"sub\":\"project_path:g/app:*\","
+				      "\"groups\":[\"deployers\"],\"project_id\":\"4*\"}},"
+				      "\"token\":{\"from\":\"env:CI_JOB_JWT\",\"jwks\":\"/k\"}}]}");
+
+	for (size_t i = 0; p && i < sizeof(cases_) / sizeof(cases_[0]); i++) {
+		cJSON *c = cJSON_Parse(cases_[i].claims);
+
+		cases++;
+		if (policy_match_claims(&p->identities[0].match, c) != cases_[i].want)
+			fail("claims", "%s: want %s", cases_[i].claims, cases_[i].want ? "match" : "none");
+		cJSON_Delete(c);
+	}
+	policy_free(p);
+}
+
 static void test_errors_add(void)
 {
 	struct policy_errors errs = { 0 };
@@ -767,6 +815,7 @@ int main(int argc, char **argv)
 	test_identities();
 	test_allows();
 	test_webhooks();
+	test_claims();
 	test_errors_add();
 	policy_free(NULL);
 	policy_errors_clear(NULL);
