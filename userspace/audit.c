@@ -2,6 +2,7 @@
 /* audit: journald entries and recording events of a session. See audit.h. */
 #include "audit.h"
 
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "ev.h"
+#include "identity.h"
 #include "json_out.h"
 #include "log.h"
 #include "policy.h"
@@ -51,6 +53,39 @@ void audit_field(struct audit_fields *f, const char *fmt, ...)
 	f->n++;
 }
 
+/* "parent < grandparent < ...": the executables above the caller. */
+static void lineage_field(struct audit_fields *f, const struct identity_facts *id)
+{
+	char buf[sizeof(f->buf[0])];
+	size_t n = 0;
+
+	if (!id->nlineage)
+		return;
+	for (unsigned i = 0; i < id->nlineage && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? " < " : "", id->lineage[i]);
+	audit_field(f, "SLUICE_LINEAGE=%s", buf);
+}
+
+/* A verified token's issuer and subject, and its claims as compact JSON
+ * (cut to the field's size). */
+static void claims_fields(struct audit_fields *f, const cJSON *claims)
+{
+	const cJSON *iss = cJSON_GetObjectItemCaseSensitive(claims, "iss");
+	const cJSON *sub = cJSON_GetObjectItemCaseSensitive(claims, "sub");
+	char *all;
+
+	if (!claims)
+		return;
+	if (cJSON_IsString(iss))
+		audit_field(f, "SLUICE_TOKEN_ISSUER=%s", iss->valuestring);
+	if (cJSON_IsString(sub))
+		audit_field(f, "SLUICE_TOKEN_SUBJECT=%s", sub->valuestring);
+	if ((all = cJSON_PrintUnformatted(claims))) {
+		audit_field(f, "SLUICE_CLAIMS=%s", all);
+		free(all);
+	}
+}
+
 /* Who and where, as journald fields. */
 static void format_facts(const struct session *s, struct audit_fields *f)
 {
@@ -74,6 +109,11 @@ static void format_facts(const struct session *s, struct audit_fields *f)
 	audit_field(f, "SLUICE_GID=%u", id->gid);
 	audit_field(f, "SLUICE_EXE=%s", id->exe[0] ? id->exe : "-");
 	audit_field(f, "SLUICE_COMM=%s", id->comm);
+	lineage_field(f, id);
+	for (size_t i = 0; i < IDENTITY_CI_VARS; i++)
+		if (id->ci[i][0])
+			audit_field(f, "SLUICE_%s=%s", identity_ci_names[i], id->ci[i]);
+	claims_fields(f, s->claims);
 }
 
 /* A session's facts are formatted once, when it starts: a busy session
@@ -138,9 +178,18 @@ static void known(struct json_out *j, const char *key, const char *v)
 		json_out_str(j, key, v);
 }
 
+static bool has_ci(const struct identity_facts *id)
+{
+	for (size_t i = 0; i < IDENTITY_CI_VARS; i++)
+		if (id->ci[i][0])
+			return true;
+	return false;
+}
+
 void audit_json_facts(struct json_out *j, const struct session *s)
 {
 	const struct identity_facts *id = &s->facts;
+	char *claims;
 
 	json_out_open(j, "facts", '{');
 	known(j, "cgroup", id->cgroup);
@@ -153,6 +202,23 @@ void audit_json_facts(struct json_out *j, const struct session *s)
 	json_out_uint(j, "tid", id->pid);
 	known(j, "exe", id->exe);
 	known(j, "comm", id->comm);
+	if (id->nlineage) {
+		json_out_open(j, "lineage", '[');
+		for (unsigned i = 0; i < id->nlineage; i++)
+			json_out_str(j, NULL, id->lineage[i]);
+		json_out_close(j);
+	}
+	if (has_ci(id)) {
+		json_out_open(j, "ci", '{');
+		for (size_t i = 0; i < IDENTITY_CI_VARS; i++)
+			if (id->ci[i][0])
+				json_out_str(j, identity_ci_names[i], id->ci[i]);
+		json_out_close(j);
+	}
+	if (s->claims && (claims = cJSON_PrintUnformatted(s->claims))) {
+		json_out_raw(j, "claims", claims);
+		free(claims);
+	}
 	json_out_close(j);
 }
 

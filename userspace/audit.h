@@ -23,7 +23,7 @@ struct recorder;
 struct session;
 
 #define AUDIT_EVENT_BUDGET (128u << 10) /* the most one event takes */
-#define AUDIT_FIELDS_MAX 28
+#define AUDIT_FIELDS_MAX 48
 
 /* journald fields of one entry: "KEY=value" strings. */
 struct audit_fields {

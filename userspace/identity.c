@@ -158,24 +158,196 @@ static uint64_t start_ns(int dirfd, long ticks_per_s)
 	return ticks * (1000000000ULL / (unsigned long long)ticks_per_s);
 }
 
-static void process_exe(struct identity_resolver *r, const struct sluice_origin *o,
-			char *buf, size_t size)
+const char *const identity_ci_names[IDENTITY_CI_VARS] = {
+	"CI_PROJECT_PATH", "CI_JOB_ID", "CI_PIPELINE_ID", "CI_COMMIT_SHA",
+	"GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_SHA", "GITHUB_WORKFLOW",
+	"JOB_NAME", "BUILD_NUMBER",
+};
+
+#define ENVIRON_MAX (256u << 10)
+
+/* /proc/PID of the caller, or -1 when the pid now names a process started
+ * after the connect (a reused pid, not the caller) or none. */
+static int caller_dir(struct identity_resolver *r, const struct sluice_origin *o)
 {
 	char dir[64];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/proc/%u", o->tgid);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && start_ns(fd, r->ticks_per_s) > o->connect_ns) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void read_link(int dirfd, const char *name, char *buf, size_t size)
+{
+	ssize_t n = readlinkat(dirfd, name, buf, size - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+/* The environment block ("A=1\0B=2\0"), bounded; the caller wipes and frees
+ * it. NULL when unreadable. */
+static char *read_environ(int dirfd, size_t *len)
+{
+	char *buf = malloc(ENVIRON_MAX);
+	int fd = openat(dirfd, "environ", O_RDONLY | O_CLOEXEC);
+	ssize_t n = 0, got;
+
+	if (!buf || fd < 0) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((size_t)n < ENVIRON_MAX && (got = read(fd, buf + n, ENVIRON_MAX - (size_t)n)) > 0)
+		n += got;
+	close(fd);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void wipe_environ(char *buf)
+{
+	if (!buf)
+		return;
+	explicit_bzero(buf, ENVIRON_MAX);
+	free(buf);
+}
+
+/* The value of name in an environment block, or NULL. */
+static const char *env_value(const char *env, size_t len, const char *name, size_t *vlen)
+{
+	size_t nlen = strlen(name);
+
+	for (const char *p = env, *end = env + len; p < end;) {
+		const char *nul = memchr(p, '\0', (size_t)(end - p));
+		size_t elen = nul ? (size_t)(nul - p) : (size_t)(end - p);
+
+		if (elen > nlen && !memcmp(p, name, nlen) && p[nlen] == '=') {
+			*vlen = elen - nlen - 1;
+			return p + nlen + 1;
+		}
+		p += elen + 1;
+	}
+	return NULL;
+}
+
+int identity_env(struct identity_resolver *r, const struct sluice_origin *o, const char *name,
+		 char *out, size_t size)
+{
+	int dirfd = caller_dir(r, o);
+	const char *v;
+	size_t len = 0, vlen = 0;
+	char *env;
+	int err = 0;
+
+	if (dirfd < 0)
+		return -ESRCH;
+	env = read_environ(dirfd, &len);
+	close(dirfd);
+	if (!env)
+		return -ESRCH;
+	if (!(v = env_value(env, len, name, &vlen)))
+		err = -ENOENT;
+	else if (vlen >= size)
+		err = -E2BIG;
+	else {
+		memcpy(out, v, vlen);
+		out[vlen] = '\0';
+	}
+	wipe_environ(env);
+	return err;
+}
+
+static void ci_facts(int dirfd, struct identity_facts *f)
+{
+	size_t len = 0, vlen;
+	char *env = read_environ(dirfd, &len);
+	const char *v;
+
+	for (size_t i = 0; env && i < IDENTITY_CI_VARS; i++)
+		if ((v = env_value(env, len, identity_ci_names[i], &vlen)))
+			snprintf(f->ci[i], sizeof(f->ci[i]), "%.*s", (int)vlen, v);
+	wipe_environ(env);
+}
+
+/* The parent of a process, unless it is init or none. */
+static bool parent_of(int dirfd, uint32_t *ppid)
+{
+	char stat[1024], *p;
 	ssize_t n;
+	int fd = openat(dirfd, "stat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	stat[n] = '\0';
+	/* Field 4, the second after the last ')'. */
+	if (!(p = strrchr(stat, ')')) || !(p = strchr(p + 2, ' ')))
+		return false;
+	*ppid = (uint32_t)strtoul(p + 1, NULL, 10);
+	return *ppid > 1;
+}
+
+static bool in_cgroup(int dirfd, const char *cgroup)
+{
+	char buf[4096], *line;
+	ssize_t n;
+	int fd = openat(dirfd, "cgroup", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (line = buf; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (!strncmp(line, "0::", 3))
+			return !strncmp(line + 3, cgroup, strlen(cgroup)) &&
+			       (line[3 + strlen(cgroup)] == '\n' || !line[3 + strlen(cgroup)]);
+	return false;
+}
+
+/* Executables of the caller's parent, its parent, ... while they share
+ * the caller's cgroup. */
+static void lineage(struct identity_facts *f)
+{
+	uint32_t pid = f->tgid;
+	char dir[64];
 	int dirfd;
 
-	buf[0] = '\0';
-	snprintf(dir, sizeof(dir), "/proc/%u", o->tgid);
-	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
+	if (!f->exe[0] || !f->cgroup[0])
 		return;
-	/* A process started after the connect is a reused pid, not the caller. */
-	if (start_ns(dirfd, r->ticks_per_s) <= o->connect_ns) {
-		n = readlinkat(dirfd, "exe", buf, size - 1);
-		buf[n > 0 ? n : 0] = '\0';
+	while (f->nlineage < IDENTITY_LINEAGE) {
+		snprintf(dir, sizeof(dir), "/proc/%u", pid);
+		if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return;
+		if (!parent_of(dirfd, &pid)) {
+			close(dirfd);
+			return;
+		}
+		close(dirfd);
+		snprintf(dir, sizeof(dir), "/proc/%u", pid);
+		if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return;
+		if (!in_cgroup(dirfd, f->cgroup)) {
+			close(dirfd);
+			return;
+		}
+		read_link(dirfd, "exe", f->lineage[f->nlineage], sizeof(f->lineage[0]));
+		close(dirfd);
+		if (!f->lineage[f->nlineage][0])
+			return;
+		f->nlineage++;
 	}
-	close(dirfd);
 }
 
 static bool all_hex(const char *s, size_t n)
@@ -234,6 +406,8 @@ void identity_parse_cgroup(const char *path, char *unit, size_t unit_size,
 void identity_resolve(struct identity_resolver *r, const struct sluice_origin *o,
 		      struct identity_facts *f)
 {
+	int dirfd;
+
 	memset(f, 0, sizeof(*f));
 	f->cgroup_id = o->cgroup_id;
 	f->pid = o->pid;
@@ -246,5 +420,10 @@ void identity_resolve(struct identity_resolver *r, const struct sluice_origin *o
 	identity_parse_cgroup(f->cgroup, f->unit, sizeof(f->unit), f->container,
 			      sizeof(f->container));
 	user_name(r, o->uid, f->user, sizeof(f->user));
-	process_exe(r, o, f->exe, sizeof(f->exe));
+	if ((dirfd = caller_dir(r, o)) < 0)
+		return;
+	read_link(dirfd, "exe", f->exe, sizeof(f->exe));
+	ci_facts(dirfd, f);
+	close(dirfd);
+	lineage(f);
 }

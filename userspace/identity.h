@@ -18,6 +18,13 @@
 
 #include "redirect.h"
 
+#define IDENTITY_LINEAGE 8  /* ancestors' executables kept */
+#define IDENTITY_CI_VARS 10 /* identity_ci_names */
+
+/* The CI run facts read from the caller's environment, by these names
+ * only (GitLab, GitHub Actions, Jenkins): never any other variable. */
+extern const char *const identity_ci_names[IDENTITY_CI_VARS];
+
 struct identity_facts {
 	uint64_t cgroup_id;
 	char cgroup[512];    /* relative to the cgroup2 root; "" if gone */
@@ -27,6 +34,11 @@ struct identity_facts {
 	char exe[512];       /* /proc/PID/exe at accept, or "" */
 	char comm[SLUICE_COMM_LEN];
 	uint32_t pid, tgid, uid, gid;
+	/* The executables of the caller's parent, its parent, ... up to the
+	 * job's top process (the last ancestor in the caller's cgroup). */
+	char lineage[IDENTITY_LINEAGE][256];
+	unsigned nlineage;
+	char ci[IDENTITY_CI_VARS][128]; /* by identity_ci_names; "" when unset */
 };
 
 struct identity_resolver;
@@ -36,6 +48,13 @@ void identity_resolver_free(struct identity_resolver *r);
 
 void identity_resolve(struct identity_resolver *r, const struct sluice_origin *o,
 		      struct identity_facts *f);
+
+/* The value of the caller's environment variable name, into out (size
+ * bytes with the NUL), if the process that connected is still there.
+ * 0, -ENOENT (not set), -E2BIG (longer), -ESRCH (the process is gone or
+ * is not the one that connected). The caller wipes out after use. */
+int identity_env(struct identity_resolver *r, const struct sluice_origin *o, const char *name,
+		 char *out, size_t size);
 
 /* Unit and container id named by a cgroup path (exported for tests). */
 void identity_parse_cgroup(const char *path, char *unit, size_t unit_size,

@@ -227,6 +227,18 @@ void json_out_null(struct json_out *j, const char *key)
 	put(j, "null", 4);
 }
 
+void json_out_raw(struct json_out *j, const char *key, const char *json)
+{
+	size_t n = strlen(json);
+
+	if (!admit(j) || n > room(j)) {
+		j->dropped += n > 0;
+		return;
+	}
+	separator(j, key);
+	put(j, json, n);
+}
+
 void json_out_open(struct json_out *j, const char *key, char bracket)
 {
 	if (j->depth + 1 >= JSON_OUT_DEPTH) {

@@ -55,6 +55,9 @@ void json_out_uint(struct json_out *j, const char *key, uint64_t v);
 void json_out_bool(struct json_out *j, const char *key, bool v);
 void json_out_null(struct json_out *j, const char *key);
 void json_out_open(struct json_out *j, const char *key, char bracket); /* '{' or '[' */
+/* A value already JSON (cJSON's output): as it is, or left out whole when
+ * it does not fit. */
+void json_out_raw(struct json_out *j, const char *key, const char *json);
 void json_out_close(struct json_out *j);
 
 #endif

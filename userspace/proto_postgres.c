@@ -46,6 +46,7 @@
 #include "proxy.h"
 #include "sql_classify.h"
 #include "tls.h"
+#include "jwt.h"
 
 #define STARTUP_MAX 10000     /* PostgreSQL's own bound on a startup packet */
 #define PASSWORD_MAX 1024
@@ -55,6 +56,8 @@
 enum pg_phase {
 	PG_CLIENT_STARTUP,  /* waiting for the job's startup packet */
 	PG_CLIENT_TLS,      /* TLS handshake with the job */
+	PG_CLIENT_TOKEN,    /* asked the job for its password: the token that
+			       says which identity it is */
 	PG_UPSTREAM_SSL,    /* SSLRequest sent to the server, its answer due */
 	PG_UPSTREAM_TLS,    /* TLS handshake with the server */
 	PG_UPSTREAM_AUTH,   /* StartupMessage sent, authenticating */
@@ -747,6 +750,57 @@ static bool startup_parameter_allowed(const char *k)
 	return false;
 }
 
+/* With credentials in hand, to the target: TLS first if it wants. */
+static int connect_upstream(struct session *s)
+{
+	const struct policy_target *t = s->target;
+
+	if (read_password(s) || state(s)->phase == PG_DONE)
+		return 0;
+	return t->tls_upstream == POLICY_TLS_DISABLE ? send_startup(s) : send_ssl_request(s);
+}
+
+/* AuthenticationCleartextPassword: the job's password is its token (the
+ * identity says "from": "password"); it travels only to the agent. */
+static int ask_token(struct session *s)
+{
+	uint8_t out[16];
+	struct pg_builder b = pg_builder_on(out, sizeof(out));
+
+	pg_begin(&b, 'R');
+	pg_put_i32(&b, 3);
+	pg_end(&b);
+	state(s)->phase = PG_CLIENT_TOKEN;
+	return proxy_inject(s, SIDE_CLIENT, out, b.len);
+}
+
+static int session_rules(struct session *s);
+
+/* The job's PasswordMessage: identify the session by it, then go on. */
+static int client_token(struct session *s, struct relay_buf *b)
+{
+	struct pg_msg m;
+	const char *why;
+	size_t len;
+	int r = pg_frame(b->data + b->ready, b->len - b->ready, JWT_MAX_BYTES + 64, &m);
+
+	if (r <= 0)
+		return r ? violation(s, SIDE_CLIENT, "malformed password message") : 0;
+	if (m.type != 'p')
+		return violation(s, SIDE_CLIENT, "expected a password message");
+	len = strnlen((const char *)m.body, m.body_len);
+	r = proxy_identify(s, (const char *)m.body, len, &why);
+	/* The token is in no buffer once judged. */
+	explicit_bzero(b->data + b->ready, m.total);
+	relay_drop(b, m.total);
+	if (r)
+		return fail(s, "28000", "sluice: %s", why);
+	log_info("session %s: identified as %s by its token", s->id, s->identity->name);
+	if ((r = session_rules(s)))
+		return r;
+	return connect_upstream(s) ?: 1;
+}
+
 static int on_startup_message(struct session *s, const struct pg_msg *m, uint32_t version)
 {
 	struct pg_state *st = state(s);
@@ -780,9 +834,9 @@ static int on_startup_message(struct session *s, const struct pg_msg *m, uint32_
 	log_info("session %s: postgres startup as \"%s\" to database \"%s\", upstream user \"%s\"",
 		 s->id, st->user, st->database[0] ? st->database : st->user,
 		 t->cred_user ? t->cred_user : "-");
-	if (read_password(s) || st->phase == PG_DONE)
-		return 0;
-	return t->tls_upstream == POLICY_TLS_DISABLE ? send_startup(s) : send_ssl_request(s);
+	if (s->identity_pending)
+		return ask_token(s);
+	return connect_upstream(s);
 }
 
 /* One packet of the job's startup phase. */
@@ -1053,6 +1107,8 @@ static int step(struct session *s, enum proxy_side from, struct relay_buf *b)
 			r = client_startup(s, b);
 			return r < 0 ? r : r > 0;
 		}
+		if (st->phase == PG_CLIENT_TOKEN)
+			return client_token(s, b);
 		if (st->phase != PG_RELAY)
 			return 0; /* the job waits for us: keep its bytes for later */
 	} else if (st->phase == PG_UPSTREAM_SSL) {
@@ -1142,26 +1198,33 @@ static struct pg_catalog *catalog_of(struct session *s)
 	return g->catalogs[i];
 }
 
+/* What the session's identity decides: how statements are judged, and
+ * what is masked. Once the identity is known. */
+static int session_rules(struct session *s)
+{
+	struct pg_state *st = state(s);
+	int err = 0;
+
+	st->judge = pg_judge_new(session_policy(s), s->target, s->identity);
+	st->masking = pg_masking_new(gen_of(s)->masks, catalog_of(s), s, &err);
+	return !st->judge || err ? -ENOMEM : 0;
+}
+
+static void pg_close(struct session *s);
+
 static int pg_open(struct session *s)
 {
 	struct pg_state *st = calloc(1, sizeof(*st));
 
 	if (!st)
 		return -ENOMEM;
-	int err = 0;
-
-	st->track = pg_track_new(&observer, s);
-	st->judge = pg_judge_new(session_policy(s), s->target, s->identity);
-	st->masking = pg_masking_new(gen_of(s)->masks, catalog_of(s), s, &err);
-	if (!st->track || !st->judge || err) {
-		pg_track_free(st->track);
-		pg_judge_free(st->judge);
-		pg_masking_free(st->masking);
-		free(st);
+	s->proto_state = st;
+	if (!(st->track = pg_track_new(&observer, s)) ||
+	    (!s->identity_pending && session_rules(s))) {
+		pg_close(s);
 		return -ENOMEM;
 	}
 	pg_audit_init(&st->audit, s);
-	s->proto_state = st;
 	return 0;
 }
 

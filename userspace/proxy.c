@@ -3,6 +3,7 @@
 #include "proxy.h"
 
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,6 +23,7 @@
 #include "policy.h"
 #include "recorder.h"
 #include "relay.h"
+#include "tokens.h"
 
 #define ACCEPT_BATCH 128
 #define TICK_MS 500
@@ -34,6 +36,7 @@ struct proxy {
 	struct ev_loop *loop;
 	struct datapath *datapath;
 	struct identity_resolver *identities;
+	struct tokens *tokens;
 	struct recorder *recorder;
 	struct approvals *approvals;
 	const char *cgroup_root;
@@ -163,6 +166,7 @@ static void session_free(struct session *s)
 		free(s->buf[i].data);
 	}
 	gen_release(s->gen);
+	cJSON_Delete(s->claims);
 	free(s);
 }
 
@@ -180,7 +184,10 @@ static void session_end(struct session *s, const char *reason, bool reset)
 {
 	struct proxy *px = s->proxy;
 
-	audit_session_end(s, reason);
+	if (s->identity_pending)
+		audit_refused(s, reason);
+	else
+		audit_session_end(s, reason);
 	if (s->proto && !s->connecting && s->proto->close)
 		s->proto->close(s);
 	for (int i = 0; i < 2; i++) {
@@ -518,27 +525,9 @@ static const struct proto_module *module_for(const struct policy_target *t)
 	return (size_t)t->protocol < POLICY_PROTO_COUNT ? modules[t->protocol] : NULL;
 }
 
-/* Who is it, where to, and may they: fills s or says why not. */
-static const char *admit(struct proxy *px, struct session *s, const struct sluice_origin *o)
+static void facts_of(const struct session *s, struct policy_facts *pf)
 {
-	const struct policy *p = session_policy(s);
-	struct policy_facts pf;
-	int rule;
-
-	origin_sockaddr(o, &s->dst);
-	identity_resolve(px->identities, o, &s->facts);
-	/* Read after the executable: an exec since the connect (a process that
-	 * handed its socket on and became something else) voids it. */
-	if (datapath_exec_since(px->datapath, o->tgid, o->connect_ns))
-		s->facts.exe[0] = '\0';
-	s->target = o->target_id < p->ntargets ? &p->targets[o->target_id] : NULL;
-	if (!s->target || !policy_net_contains(&s->target->net, o->daddr, o->dport))
-		s->target = policy_find_target(p, o->daddr, o->dport);
-	if (!s->target)
-		return o->target_id == SLUICE_TARGET_RETIRED
-			       ? "destination was a target until a policy reload removed it"
-			       : "destination matches no target";
-	pf = (struct policy_facts){
+	*pf = (struct policy_facts){
 		.cgroup = s->facts.cgroup,
 		.unit = s->facts.unit[0] ? s->facts.unit : NULL,
 		.container = s->facts.container[0] ? s->facts.container : NULL,
@@ -546,12 +535,14 @@ static const char *admit(struct proxy *px, struct session *s, const struct sluic
 		.uid = s->facts.uid,
 		.exe = s->facts.exe[0] ? s->facts.exe : NULL,
 	};
-	s->identity = policy_match_identity(p, &pf);
-	if (!s->identity)
-		return "caller matches no identity";
-	s->proto = module_for(s->target);
-	if (!s->proto)
-		return "protocol of the target is not supported yet";
+}
+
+/* May the identity reach the target at all? NULL, or why not. */
+static const char *admit_rule(struct session *s)
+{
+	const struct policy *p = session_policy(s);
+	int rule;
+
 	/* A byte relay sees nothing but the connection: a rule must allow it.
 	 * A protocol module judges each statement; any rule for the roles is
 	 * needed to get that far. */
@@ -567,6 +558,84 @@ static const char *admit(struct proxy *px, struct session *s, const struct sluic
 		return "no rule for this target names the identity's roles";
 	}
 	return NULL;
+}
+
+/* The outcome of identification, for admit and proxy_identify. */
+static const char *identified(struct session *s, enum identify_result r, struct identified *id)
+{
+	static char refusal[sizeof(id->why) + 16];
+
+	if (id->why[0])
+		log_warn("session %s: %s", s->id, id->why);
+	switch (r) {
+	case IDENTIFIED:
+		s->identity = id->identity;
+		s->claims = id->claims;
+		s->identity_pending = false;
+		return admit_rule(s);
+	case NEEDS_IN_BAND:
+		s->identity_pending = true;
+		return NULL;
+	case IDENTITY_REFUSED:
+		snprintf(refusal, sizeof(refusal), "%s", id->why);
+		return refusal;
+	case NO_IDENTITY:
+		break;
+	}
+	return "caller matches no identity";
+}
+
+/* Who is it, where to, and may they: fills s or says why not. */
+static const char *admit(struct proxy *px, struct session *s, const struct sluice_origin *o)
+{
+	const struct policy *p = session_policy(s);
+	struct token_source src = { px->identities, &s->origin, false, NULL, 0 };
+	struct policy_facts pf;
+	struct identified id;
+
+	s->origin = *o;
+	origin_sockaddr(o, &s->dst);
+	identity_resolve(px->identities, o, &s->facts);
+	/* Read after the executable: an exec since the connect (a process that
+	 * handed its socket on and became something else) voids it. */
+	if (datapath_exec_since(px->datapath, o->tgid, o->connect_ns))
+		s->facts.exe[0] = '\0';
+	s->target = o->target_id < p->ntargets ? &p->targets[o->target_id] : NULL;
+	if (!s->target || !policy_net_contains(&s->target->net, o->daddr, o->dport))
+		s->target = policy_find_target(p, o->daddr, o->dport);
+	if (!s->target)
+		return o->target_id == SLUICE_TARGET_RETIRED
+			       ? "destination was a target until a policy reload removed it"
+			       : "destination matches no target";
+	s->proto = module_for(s->target);
+	if (!s->proto)
+		return "protocol of the target is not supported yet";
+	facts_of(s, &pf);
+	src.in_band_possible = s->target->protocol == POLICY_PROTO_POSTGRES;
+	return identified(s, tokens_identify(px->tokens, p, &pf, &src, &id), &id);
+}
+
+int proxy_identify(struct session *s, const char *token, size_t len, const char **why)
+{
+	struct proxy *px = s->proxy;
+	struct token_source src = { px->identities, &s->origin, true, token ? token : "",
+				    token ? len : 0 };
+	struct policy_facts pf;
+	struct identified id;
+	enum identify_result r;
+
+	facts_of(s, &pf);
+	r = tokens_identify(px->tokens, session_policy(s), &pf, &src, &id);
+	/* Asked and answered: a second NEEDS_IN_BAND cannot be. */
+	if (r == NEEDS_IN_BAND)
+		r = NO_IDENTITY;
+	if ((*why = identified(s, r, &id)))
+		return -EACCES;
+	if (audit_session_start(s, px->recorder)) {
+		*why = "its recording cannot be written (agent.on_record_failure: block)";
+		return -EACCES;
+	}
+	return 0;
 }
 
 static struct session *session_new(struct proxy *px, int fd)
@@ -623,7 +692,7 @@ static void accept_one(struct proxy *px, int fd)
 		return;
 	}
 	why = admit(px, s, &o);
-	if (!why && audit_session_start(s, px->recorder))
+	if (!why && !s->identity_pending && audit_session_start(s, px->recorder))
 		why = "its recording cannot be written (agent.on_record_failure: block)";
 	if (why) {
 		refuse(fd, s, why);
@@ -743,9 +812,13 @@ int proxy_new(const struct proxy_config *cfg, struct proxy **out)
 			return err;
 		}
 	}
-	px->listen_fd[0] = px->listen_fd[1] = -1;
+	px->listen_fd[0] = px->listen_fd[1] = px->spare_fd = -1;
 	px->loop = cfg->loop;
 	px->identities = cfg->identities;
+	if ((err = tokens_new(&px->tokens))) {
+		proxy_free(px);
+		return err;
+	}
 	px->recorder = cfg->recorder;
 	px->approvals = cfg->approvals;
 	px->cgroup_root = cfg->cgroup_root;
@@ -822,6 +895,7 @@ void proxy_free(struct proxy *px)
 	if (px->spare_fd >= 0)
 		close(px->spare_fd);
 	gen_release(px->gen);
+	tokens_free(px->tokens);
 	for (size_t i = 0; i < POLICY_PROTO_COUNT; i++)
 		if (modules[i]->fini)
 			modules[i]->fini();

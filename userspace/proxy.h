@@ -26,6 +26,7 @@
 #include "proto.h"
 #include "transport.h"
 
+struct cJSON;
 struct datapath;
 struct proxy;
 struct recorder;
@@ -49,12 +50,15 @@ struct session {
 	char id[17];                           /* 16 hex digits */
 	struct proxy *proxy;
 	struct policy_gen *gen;                /* admitted under; held until the end */
-	const struct policy_identity *identity;
+	const struct policy_identity *identity; /* NULL while identity_pending */
+	bool identity_pending;                 /* waits for an in-band token */
+	struct cJSON *claims;                  /* of its verified token, or NULL */
 	const struct policy_target *target;
 	const struct proto_module *proto;
 	int rule;                              /* the rule that admitted (or refused), or -1 */
 	void *proto_state;                     /* the module's own */
 	struct identity_facts facts;
+	struct sluice_origin origin;           /* what the kernel recorded at connect */
 	struct sockaddr_storage dst;           /* the original destination */
 	struct transport io[2];                /* by enum proxy_side */
 	struct relay_buf buf[2];               /* bytes that came from side i */
@@ -138,6 +142,13 @@ const char *proxy_cgroup_root(const struct proxy *px);
 /* The agent-wide registry of approvals (NULL: none, so nothing can be
  * approved). */
 struct approvals *proxy_approvals(const struct proxy *px);
+
+/* A session admitted with its identity pending (an identity whose facts
+ * match takes its token in band: the PostgreSQL password) is identified
+ * with what the job sent (token, len bytes; NULL: nothing). 0: the
+ * session starts (identity, rule, recording, journald); or -EACCES with
+ * *why, and the module refuses the session. */
+int proxy_identify(struct session *s, const char *token, size_t len, const char **why);
 
 /* "ip:port" or "[ip6]:port". */
 void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t size);
