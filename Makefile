@@ -90,7 +90,8 @@ $(BUILD)/sluice-replay: $(BUILD)/tools/sluice-replay.o $(REPLAY_OBJS) $(BUILD)/u
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/sluicectl: $(BUILD)/tools/sluicectl.o $(CTL_OBJS) $(BUILD)/tools/replay_text.o \
-		$(BUILD)/userspace/text.o $(POLICY_OBJS) $(SQL_OBJS)
+		$(BUILD)/tools/replay_files.o $(BUILD)/tools/replay_session.o \
+		$(BUILD)/userspace/recording.o $(BUILD)/userspace/text.o $(POLICY_OBJS) $(SQL_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lpg_query -o $@
 
@@ -162,7 +163,7 @@ PG_FUZZ_SRCS := tests/fuzz/fuzz_pg.c userspace/proto_postgres.c userspace/pg_wir
 		userspace/pg_catalog.c userspace/keyfile.c userspace/ev.c userspace/relay.c \
 		userspace/tls.c userspace/pg_audit.c userspace/audit.c userspace/json_out.c userspace/text.c \
 		userspace/recorder.c userspace/recording.c userspace/approvals.c userspace/jobctl.c \
-		userspace/webhook.c \
+		userspace/webhook.c userspace/identity.c userspace/cgroupfs.c \
 		$(POLICY_SRCS) $(SQL_SRCS)
 build-fuzz/fuzz_pg: $(PG_FUZZ_SRCS) $(wildcard userspace/*.h policy/*.h)
 	$(call msg,FUZZ,$@)

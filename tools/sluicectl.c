@@ -17,6 +17,7 @@
 
 #include "ctl_client.h"
 #include "ctl_explain.h"
+#include "ctl_review.h"
 #include "ctl_show.h"
 #include "policy.h"
 #include "replay_text.h"
@@ -47,6 +48,11 @@ static const char usage_text[] =
 	"  policy explain --identity NAME --target NAME --sql SQL\n"
 	"                           what the policy in --config decides for SQL, and why\n"
 	"                           (no agent needed)\n"
+	"  review [--since DAYS] [--format table|json|markdown] [--dir DIR] [--key FILE]\n"
+	"         [--no-journal]    the access review: what each identity reached and used\n"
+	"                           in the last DAYS (30), grants it never used, callers\n"
+	"                           that match no identity, stored credentials, and what\n"
+	"                           to remove (reads the policy, recordings and journald)\n"
 	"\n"
 	"  --socket PATH   the agent's control socket (default: agent.control_socket of\n"
 	"                  --config when given, else " DEFAULT_SOCKET ")\n"
@@ -59,7 +65,8 @@ static const char usage_text[] =
 
 enum option_id {
 	OPT_SOCKET = 256, OPT_CONFIG, OPT_JSON, OPT_HELP, OPT_IDENTITY, OPT_TARGET, OPT_SQL,
-	OPT_FOR_SESSION, OPT_FOR, OPT_REASON,
+	OPT_FOR_SESSION, OPT_FOR, OPT_REASON, OPT_SINCE, OPT_FORMAT, OPT_DIR, OPT_KEY,
+	OPT_NO_JOURNAL,
 };
 
 #define BIT(opt) (1u << ((opt) - OPT_SOCKET))
@@ -68,7 +75,9 @@ enum option_id {
 struct opts {
 	const char *socket, *config;
 	const char *identity, *target, *sql, *reason;
+	const char *format, *dir, *key;
 	long for_s;
+	unsigned since_days;
 	unsigned given;          /* BIT() of each option seen */
 };
 
@@ -185,6 +194,47 @@ static int cmd_explain(const struct opts *o, const char *operand)
 		return EXIT_ERROR;
 	}
 	return decision == SQL_ALLOW ? 0 : decision == SQL_APPROVE ? EXIT_APPROVE : EXIT_DENY;
+}
+
+static int cmd_review(const struct opts *o, const char *operand)
+{
+	struct policy *p = load_policy(o->config);
+	bool json = (o->format && !strcmp(o->format, "json")) ||
+		    (!o->format && (o->given & BIT(OPT_JSON)));
+	char key[4096], err[512];
+	struct review_options ro;
+	cJSON *review = NULL;
+	char *line;
+	int rc;
+
+	(void)operand;
+	if (!p)
+		return EXIT_ERROR;
+	snprintf(key, sizeof(key), "%s/recording.key", p->agent.state_dir);
+	ro = (struct review_options){
+		.policy = p, .policy_file = o->config,
+		.recordings_dir = o->dir ? o->dir : p->agent.recordings_dir,
+		.key_file = o->key ? o->key : key,
+		.since_days = o->since_days ? o->since_days : 30,
+		.now = (int64_t)time(NULL),
+		.journal = !(o->given & BIT(OPT_NO_JOURNAL)),
+	};
+	if ((rc = ctl_review_build(&ro, &review, err, sizeof(err)))) {
+		warn("%s", err);
+		policy_free(p);
+		return EXIT_ERROR;
+	}
+	if (json) {
+		if ((line = cJSON_Print(review)))
+			printf("%s\n", line);
+		free(line);
+	} else {
+		ctl_review_print(review, o->format && !strcmp(o->format, "markdown")
+						 ? REVIEW_MARKDOWN : REVIEW_TABLE, stdout);
+	}
+	cJSON_Delete(review);
+	policy_free(p);
+	return 0;
 }
 
 /* ---------------------------------------------------- talking to the agent */
@@ -365,6 +415,8 @@ static const struct command commands[] = {
 	  .done = "cgroup %s thawed" },
 	{ "policy", "reload", .request = "policy_reload", .show = show_reloaded },
 	{ "policy", "check", "FILE", .run = cmd_check },
+	{ "review", .options = BIT(OPT_SINCE) | BIT(OPT_FORMAT) | BIT(OPT_DIR) | BIT(OPT_KEY) |
+	  BIT(OPT_NO_JOURNAL), .run = cmd_review },
 	{ "policy", "explain", .options = BIT(OPT_IDENTITY) | BIT(OPT_TARGET) | BIT(OPT_SQL),
 	  .required = BIT(OPT_IDENTITY) | BIT(OPT_TARGET) | BIT(OPT_SQL), .run = cmd_explain },
 };
@@ -380,6 +432,11 @@ static const struct option long_options[] = {
 	{ "for-session", no_argument, NULL, OPT_FOR_SESSION },
 	{ "for", required_argument, NULL, OPT_FOR },
 	{ "reason", required_argument, NULL, OPT_REASON },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "dir", required_argument, NULL, OPT_DIR },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "no-journal", no_argument, NULL, OPT_NO_JOURNAL },
 	{ 0 },
 };
 
@@ -401,6 +458,18 @@ static bool parse_duration(const char *arg, long *secs)
 	return *secs >= 1 && *secs <= FOR_MAX_S;
 }
 
+/* 1 to 3650 days. */
+static bool parse_days(const char *arg, unsigned *days)
+{
+	char *end;
+	unsigned long n = strtoul(arg, &end, 10);
+
+	if (!isdigit((unsigned char)*arg) || *end || n < 1 || n > 3650)
+		return false;
+	*days = (unsigned)n;
+	return true;
+}
+
 /* One option into o; false when its value is not one it takes. */
 static bool take_option(struct opts *o, int opt, const char *arg)
 {
@@ -412,6 +481,12 @@ static bool take_option(struct opts *o, int opt, const char *arg)
 	case OPT_SQL: o->sql = arg; return true;
 	case OPT_REASON: o->reason = arg; return *arg; /* the job is owed a reason */
 	case OPT_FOR: return parse_duration(arg, &o->for_s);
+	case OPT_SINCE: return parse_days(arg, &o->since_days);
+	case OPT_FORMAT:
+		o->format = arg;
+		return !strcmp(arg, "table") || !strcmp(arg, "json") || !strcmp(arg, "markdown");
+	case OPT_DIR: o->dir = arg; return *arg;
+	case OPT_KEY: o->key = arg; return *arg;
 	default: return true;
 	}
 }
