@@ -1598,42 +1598,90 @@ static void report_syntax(struct ctx *c, const char *b, size_t off, const char *
 	errf(c, "$", "not valid JSON near line %zu column %zu%s", line, col, why);
 }
 
-static cJSON *parse_json(struct ctx *c, const char *buf, size_t len)
+/* Comments ("//" to the end of the line, and "/" "*" to "*" "/") become
+ * spaces, newlines kept, so that error positions stay those of the file.
+ * Strings are left alone. Returns the offset of a comment left open, or
+ * len. */
+static size_t blank_comments(char *s, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_string) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in_string = false;
+		} else if (s[i] == '"') {
+			in_string = true;
+		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '/') {
+			for (; i < len && s[i] != '\n'; i++)
+				s[i] = ' ';
+		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
+			size_t start = i;
+
+			for (s[i++] = ' ', s[i++] = ' '; i < len && !(s[i] == '*' && i + 1 < len &&
+								     s[i + 1] == '/'); i++)
+				if (s[i] != '\n')
+					s[i] = ' ';
+			if (i >= len)
+				return start;
+			s[i] = s[i + 1] = ' ';
+			i++;
+		}
+	}
+	return len;
+}
+
+static cJSON *parse_json(struct ctx *c, const char *text, size_t len)
 {
 	const char *end = NULL, *nul;
-	cJSON *root;
+	char *buf = NULL;
+	cJSON *root = NULL;
 	size_t off;
 
 	if (len > POLICY_MAX_BYTES) {
 		errf(c, "$", "larger than 16 MiB");
 		return NULL;
 	}
-	if (skip_ws(buf, 0, len) == len) {
-		errf(c, "$", "empty document; expected a JSON object");
+	nul = memchr(text, '\0', len);
+	if (nul) {
+		report_syntax(c, text, (size_t)(nul - text), ": NUL byte");
 		return NULL;
 	}
-	nul = memchr(buf, '\0', len);
-	if (nul) {
-		report_syntax(c, buf, (size_t)(nul - buf), ": NUL byte");
+	if (!(buf = malloc(len + 1))) {
+		c->oom = true;
 		return NULL;
+	}
+	memcpy(buf, text, len);
+	if ((off = blank_comments(buf, len)) < len) {
+		report_syntax(c, text, off, ": comment not closed");
+		goto out;
+	}
+	if (skip_ws(buf, 0, len) == len) {
+		errf(c, "$", "empty document; expected a JSON object");
+		goto out;
 	}
 	/* The offset comes back through end, the same one cJSON_GetErrorPtr()
 	 * gives, but without cJSON's global error state. */
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
 	if (!root) {
 		off = end && end >= buf && end <= buf + len ? (size_t)(end - buf) : 0;
-		report_syntax(c, buf, off, "");
-		return NULL;
+		report_syntax(c, text, off, "");
+		goto out;
 	}
 	off = skip_ws(buf, (size_t)(end - buf), len);
 	if (off < len)
-		report_syntax(c, buf, off, ": unexpected data after the document");
+		report_syntax(c, text, off, ": unexpected data after the document");
 	else if ((off = find_nul_escape(buf, len)) < len)
-		report_syntax(c, buf, off, ": \\u0000 in a string is not supported");
+		report_syntax(c, text, off, ": \\u0000 in a string is not supported");
 	else
-		return root;
+		goto out;
 	cJSON_Delete(root);
-	return NULL;
+	root = NULL;
+out:
+	free(buf);
+	return root;
 }
 
 static void parse_document(struct ctx *c, const cJSON *root, struct policy *p)

@@ -163,6 +163,11 @@ static void take_session(struct gather *g, const struct replay_session *s)
 			seen(target, ts);
 		} else if (usage && !strcmp(kind, "statement")) {
 			statement(usage, target, ev);
+		} else if (usage && !strcmp(kind, "approval") && json_str(ev, "decision") &&
+			   strcmp(json_str(ev, "decision"), "pending")) {
+			/* "approved" or "denied" by a person, or denied by time */
+			bump(child(usage, "decisions"), !strcmp(json_str(ev, "decision"), "approved")
+							 ? "approved" : "approval_denied", 1);
 		}
 	}
 }
@@ -381,7 +386,8 @@ static cJSON *identity_out(const struct policy *p, const char *name,
 		cJSON_AddItemToArray(list, s);
 	}
 	s = cJSON_AddObjectToObject(o, "decisions");
-	for (const char *const *d = (const char *const[]){ "allow", "deny", "approve", "would_deny",
+	for (const char *const *d = (const char *const[]){ "allow", "deny", "approve", "approved",
+							  "approval_denied", "would_deny",
 							  "would_approve", NULL }; *d; d++)
 		cJSON_AddNumberToObject(s, *d, number(cJSON_GetObjectItem(usage, "decisions"), *d));
 	list = cJSON_AddArrayToObject(o, "grants");

@@ -74,6 +74,7 @@ static void tell(struct approval *ap, const char *event, int priority, const cha
 	json_out_str(j, "id", ap->id);
 	json_out_uint(j, "seq", ap->seq);
 	json_out_str(j, "state", event + sizeof("approval_") - 1);
+	json_out_str(j, "decision", state_names[ap->state]);
 	if (ap->state == APPROVAL_PENDING)
 		json_out_int(j, "expires", ap->expires);
 	if (by) {

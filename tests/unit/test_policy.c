@@ -52,6 +52,11 @@ struct error_case {
 
 static const struct error_case error_cases[] = {
 	/* the document */
+	{ "comment not closed", "{\n  /* agent\n  \"agent\": {}\n}",
+	  { "$: not valid JSON near line 2 column 3: comment not closed" }, 1 },
+	{ "error after a comment", "{ // the agent\n  /* multi\nline */ \"agent\": x }",
+	  { "$: not valid JSON near line 3 column 18" }, 1 },
+	{ "only comments", "// nothing\n/* here */", { "$: empty document" }, 1 },
 	{ "bad json line/column", "{\n  \"agent\":\n    x\n}",
 	  { "$: not valid JSON near line 3 column 5" }, 1 },
 	{ "truncated json", "{ \"agent\": { \"listen\": \"127.0.0.1:1\" }, ",
@@ -784,6 +789,22 @@ static void test_claims(void)
 	policy_free(p);
 }
 
+static void test_comments(void)
+{
+	struct policy *p = must_parse("comments",
+		"// a policy with comments\n"
+		"{ /* the agent */ \"agent\": { \"state_dir\": \"/var/lib/x\" }, // trailing\n"
+		"  \"identities\": [ { \"name\": \"a//b\", \"match\": { \"cgroup\": \"/x/*\" },\n"
+		"    \"roles\": [\"r/*not a comment*/\"] } ] }\n");
+
+	cases++;
+	if (p && (strcmp(p->agent.state_dir, "/var/lib/x") || strcmp(p->identities[0].name, "a//b") ||
+		  strcmp(p->identities[0].roles.v[0], "r/*not a comment*/") ||
+		  strcmp(p->identities[0].match.cgroup, "/x/*")))
+		fail("comments", "strings changed");
+	policy_free(p);
+}
+
 static void test_errors_add(void)
 {
 	struct policy_errors errs = { 0 };
@@ -816,6 +837,7 @@ int main(int argc, char **argv)
 	test_allows();
 	test_webhooks();
 	test_claims();
+	test_comments();
 	test_errors_add();
 	policy_free(NULL);
 	policy_errors_clear(NULL);
