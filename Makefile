@@ -10,6 +10,9 @@
 #   make bench-tcp    throughput and connect cost, direct vs through sluice
 #   make bench-pg     pgbench direct, through sluice and through PgBouncer
 #   make vmlinux      regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel
+#   make install      install into DESTDIR (PREFIX /usr): programs, unit,
+#                     catalog, default policy, man pages, docs
+#   make deb, rpm     packages of this build in dist/ (packaging/)
 #
 # V=1 shows the commands.
 
@@ -19,6 +22,9 @@ CC        ?= cc
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
 SAN       ?= 0
+VERSION   := $(shell cat VERSION)
+PREFIX    ?= /usr
+UNITDIR   ?= /lib/systemd/system
 
 ifeq ($(SAN),1)
 BUILD     := build-san
@@ -33,7 +39,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP \
+CFLAGS    += -std=c11 -D_GNU_SOURCE -DSLUICE_VERSION='"$(VERSION)"' -Wall -Wextra -Werror -MMD -MP \
 	     -I$(BUILD) -Ibpf -Ipolicy -Iuserspace $(PKG_CFLAGS) $(SANFLAGS)
 LDFLAGS   += $(SANFLAGS)
 
@@ -49,7 +55,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all deps check demo bench bench-tcp bench-pg vmlinux clean fuzz
+.PHONY: all deps check demo bench bench-tcp bench-pg vmlinux clean fuzz install deb rpm
 
 POLICY_OBJS := $(BUILD)/policy/policy.o $(BUILD)/policy/sql_names.o
 SQL_OBJS    := $(BUILD)/policy/sql_classify.o $(BUILD)/policy/sql_rules.o \
@@ -230,7 +236,33 @@ bench: bench-tcp bench-pg
 vmlinux:
 	$(Q)vmlinux/gen-vmlinux.sh $(ARCH)
 
+MAN_PAGES := sluiced.8 sluicectl.1 sluice-replay.1
+
+# The installed tree. Programs are stripped (the build keeps its symbols).
+install: all
+	$(Q)install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(PREFIX)/lib/systemd/catalog $(DESTDIR)/etc/sluice \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/doc/sluice/docs
+	$(Q)install -m 0755 -s $(BUILD)/sluiced $(DESTDIR)$(PREFIX)/sbin/sluiced
+	$(Q)install -m 0755 -s $(BUILD)/sluicectl $(BUILD)/sluice-replay $(DESTDIR)$(PREFIX)/bin/
+	$(Q)install -m 0644 packaging/sluice.service $(DESTDIR)$(UNITDIR)/sluice.service
+	$(Q)install -m 0644 packaging/sluice.catalog $(DESTDIR)$(PREFIX)/lib/systemd/catalog/
+	$(Q)install -m 0644 packaging/policy.json $(DESTDIR)/etc/sluice/policy.json
+	$(Q)for m in $(MAN_PAGES); do \
+		gzip -9n < packaging/man/$$m > $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$$m.gz; \
+		chmod 0644 $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$$m.gz; done
+	$(Q)install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/sluice/
+	$(Q)install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/sluice/docs/
+	$(Q)install -m 0644 packaging/copyright $(DESTDIR)$(PREFIX)/share/doc/sluice/copyright
+
+deb: all
+	$(Q)packaging/deb/build.sh $(SAN) $(VERSION) dist
+
+rpm: all
+	$(Q)packaging/rpm/build.sh $(SAN) $(VERSION) dist
+
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz dist
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)

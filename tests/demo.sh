@@ -79,6 +79,9 @@ for line in sys.stdin:
         print(s["session"]); break')
 [ -n "$sel" ] && $REPLAY show "$sel" | sed 's/^/    /'
 
+say "the access review: what each identity reached and used, and what to remove"
+"$BUILD/sluicectl" --config "$WORK/policy.json" review --no-journal | sed 's/^/    /'
+
 say "the same psql outside the job's cgroup goes direct, and needs the password"
 before=$(count "$AGENT_LOG" session_start)
 psql -X -h 127.0.0.2 -p "$PGPORT" -U app -d orders -w -c "select 1" 2>&1 | sed 's/^/    /'
@@ -96,4 +99,4 @@ grep "swapped into pinned links" "$AGENT_LOG"
 stop_agent
 "$SLUICED" --config "$WORK/policy.json" --detach
 
-say "coming next (open issues): policy reload, OIDC identities and access review, packages"
+say "done: install it as a package with make deb (or make rpm); docs/install.md"

@@ -31,7 +31,9 @@
 #include "reload.h"
 #include "selection.h"
 
-#define SLUICE_VERSION "0.1.0"
+#ifndef SLUICE_VERSION
+#error "SLUICE_VERSION comes from the file VERSION through the Makefile"
+#endif
 
 static void usage(FILE *f)
 {
