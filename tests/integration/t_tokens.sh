@@ -4,7 +4,8 @@
 # and process lineage in the log and the recording; expired, not yet valid,
 # wrong audience, wrong issuer, unknown kid, alg none, HS256 keyed with the
 # public key, bad signature, claims that do not fit, and no token are
-# refused with a reason that never quotes the token. A token bound to its
+# refused with a reason that never quotes the token, both ways. Two issuers
+# (two JWKS files) are in force at once. A token bound to its
 # job's facts does not work from another cgroup. A rotated JWKS file is
 # read again without a reload.
 . tests/lib.sh
@@ -13,21 +14,23 @@ MKJWT="python3 tests/helpers/mkjwt.py"
 pg_start
 LPORT=$(free_port)
 for cg in "" /env /pw /other; do mk_cgroup "/$TAG$cg"; done
-$MKJWT key rsa "$WORK/rsa.pem" && $MKJWT key ec "$WORK/ec.pem" && $MKJWT key rsa "$WORK/next.pem" ||
-	fail "keys"
+$MKJWT key rsa "$WORK/rsa.pem" && $MKJWT key ec "$WORK/ec.pem" && $MKJWT key rsa "$WORK/next.pem" &&
+	$MKJWT key ec "$WORK/gh.pem" || fail "keys"
 $MKJWT jwks r1="$WORK/rsa.pem" e1="$WORK/ec.pem" > "$WORK/jwks.json" || fail "jwks"
+$MKJWT jwks g1="$WORK/gh.pem" > "$WORK/gh.json" || fail "second jwks"
 write_pg_policy "$WORK/policy.json" "$LPORT"
-python3 - "$WORK/policy.json" "/$TAG" "$WORK/jwks.json" <<'EOF'
+python3 - "$WORK/policy.json" "/$TAG" "$WORK/jwks.json" "$WORK/gh.json" <<'EOF'
 import json, sys
 p = json.load(open(sys.argv[1]))
-tag, jwks = sys.argv[2], sys.argv[3]
+tag, jwks, gh = sys.argv[2], sys.argv[3], sys.argv[4]
 token = {"issuer": "https://gitlab.test", "audience": "sluice", "jwks": jwks, "required": True}
 p["identities"] = [
     {"name": "deploy", "match": {"cgroup": tag + "/env",
                                  "claims": {"sub": "project_path:g/app:*", "groups": ["deployers"]}},
      "token": dict(token, **{"from": "env:CI_JOB_JWT"}), "roles": ["t"]},
     {"name": "inband", "match": {"cgroup": tag + "/pw"},
-     "token": dict(token, **{"from": "password"}), "roles": ["t"]},
+     "token": dict(token, **{"from": "password", "issuer": "https://github.test", "jwks": gh}),
+     "roles": ["t"]},
 ]
 json.dump(p, open(sys.argv[1], "w"), indent=2)
 EOF
@@ -96,33 +99,46 @@ wait_recorded '"ci":\{"CI_PROJECT_PATH":"g/app","CI_JOB_ID":"4242","GITHUB_SHA":
 	fail "no CI facts in the recording"
 wait_recorded '"lineage":\["/usr/bin/dash"\]' || fail "no lineage in the recording"
 
-refused "the token expired at" env_psql /env "$(sign rsa "$RS" "$(claims exp=$((NOW - 3600)))")"
-refused "the token is not valid before" env_psql /env "$(sign rsa "$RS" "$(claims nbf=$((NOW + 3600)))")"
-refused "the token's audience does not hold sluice" env_psql /env "$(sign rsa "$RS" "$(claims aud='"other"')")"
-refused "the token's issuer is not https://gitlab.test" env_psql /env \
-	"$(sign rsa "$RS" "$(claims iss='"https://evil.test"')")"
-refused "unknown key id" env_psql /env "$(sign rsa '{"alg":"RS256","kid":"r9"}' "$CLAIMS_OK")"
-refused "algorithm none is not accepted" env_psql /env "$(sign rsa '{"alg":"none","kid":"r1"}' "$CLAIMS_OK")"
-refused "algorithm HS256 is not accepted" env_psql /env "$(sign rsa '{"alg":"HS256","kid":"r1"}' "$CLAIMS_OK")"
-# Signed by a key the JWKS does not hold, under a kid it does.
-refused "bad signature" env_psql /env "$(sign next "$RS" "$CLAIMS_OK")"
+# Every refusal, from the environment (issuer gitlab.test, its keys).
+refusals() { # RUN KEY KID ISSUER
+	run=$1 key=$2 kid=$3 iss=$4
+	h="{\"alg\":\"RS256\",\"kid\":\"$kid\"}"
+	[ "$key" = gh ] && h="{\"alg\":\"ES256\",\"kid\":\"$kid\"}"
+	c="iss=\"$iss\""
+	refused "the token expired at" $run "$(sign "$key" "$h" "$(claims "$c" exp=$((NOW - 3600)))")"
+	refused "the token is not valid before" $run "$(sign "$key" "$h" "$(claims "$c" nbf=$((NOW + 3600)))")"
+	refused "the token's audience does not hold sluice" $run "$(sign "$key" "$h" "$(claims "$c" aud='"other"')")"
+	refused "the token's issuer is not $iss" $run "$(sign "$key" "$h" "$(claims iss='"https://evil.test"')")"
+	refused "unknown key id" $run "$(sign "$key" "$(echo "$h" | sed 's/"kid":"[^"]*"/"kid":"x9"/')" "$(claims "$c")")"
+	refused "algorithm none is not accepted" $run "$(sign "$key" '{"alg":"none"}' "$(claims "$c")")"
+	refused "algorithm HS256 is not accepted" $run "$(sign "$key" "{\"alg\":\"HS256\",\"kid\":\"$kid\"}" "$(claims "$c")")"
+	# Signed by a key the JWKS does not hold, under a kid it does.
+	stranger=next
+	[ "$key" = gh ] && stranger=ec
+	refused "bad signature" $run "$(sign "$stranger" "$h" "$(claims "$c")")"
+}
+from_env() { env_psql /env "$@"; }
+refusals from_env rsa r1 https://gitlab.test
 refused "requires a valid token: no token" env_psql /env ""
 # Valid, but its claims are not the identity's: no identity matches.
 refused "caller matches no identity" env_psql /env "$(sign rsa "$RS" "$(claims groups='["ops"]')")"
 # Bound to its job: the same valid token from another cgroup is nobody.
 refused "caller matches no identity" env_psql /other "$GOOD_RS"
 
-# ------------------------------------------------------------------- in band
-out=$(pw_psql "$GOOD_RS" -At -c "select current_user") || fail "a valid in-band token was refused"
+# ------------------------------------------- in band, under a second issuer
+GOOD_GH=$(sign gh '{"alg":"ES256","kid":"g1"}' "$(claims iss='"https://github.test"')")
+out=$(pw_psql "$GOOD_GH" -At -c "select current_user") || fail "a valid in-band token was refused"
 [ "$out" = app ] || fail "in band: upstream user $out"
 grep -q "identified as inband by its token" "$AGENT_LOG" || fail "no in-band identification logged"
-pw_psql "$(sign rsa "$RS" "$(claims exp=$((NOW - 3600)))")" -c "select 1" 2>"$WORK/pw.err" &&
-	fail "an expired in-band token was accepted"
+# The other issuer's valid token is not this identity's: its key is not
+# in this identity's JWKS.
+refused "unknown key id" pw_psql "$GOOD_RS"
+refusals pw_psql gh g1 https://github.test
+# The job sees why, as a FATAL 28000.
+pw_psql "$(sign gh '{"alg":"ES256","kid":"g1"}' "$(claims iss='"https://github.test"' exp=$((NOW - 3600)))")" \
+	-c "select 1" 2>"$WORK/pw.err" && fail "an expired in-band token was accepted"
 grep -q "FATAL:  sluice: identity inband requires a valid token: the token expired" "$WORK/pw.err" ||
 	fail "in band, expired: $(cat "$WORK/pw.err")"
-pw_psql "$(sign rsa '{"alg":"none"}' "$CLAIMS_OK")" -c "select 1" 2>"$WORK/pw.err" &&
-	fail "an alg none in-band token was accepted"
-grep -q "algorithm none is not accepted" "$WORK/pw.err" || fail "in band, none: $(cat "$WORK/pw.err")"
 pw_psql "hunter2-$$" -c "select 1" 2>"$WORK/pw.err" && fail "a plain password was taken for a token"
 grep -q "not a JWT" "$WORK/pw.err" || fail "in band, password: $(cat "$WORK/pw.err")"
 grep -q "session_refused" "$AGENT_LOG" || fail "in-band refusals not logged as refused sessions"
@@ -136,7 +152,8 @@ refused "unknown key id" env_psql /env "$GOOD_RS"
 
 # ------------------------------------------ no token or secret ever written
 stop_agent
-for secret in "$GOOD_RS" "$GOOD_ES" "${GOOD_RS##*.}" "${GOOD_ES##*.}" "hunter2-$$"; do
+for secret in "$GOOD_RS" "$GOOD_ES" "$GOOD_GH" "${GOOD_RS##*.}" "${GOOD_ES##*.}" "${GOOD_GH##*.}" \
+	"hunter2-$$"; do
 	grep -qF -- "$secret" "$AGENT_LOG" && fail "the agent's log holds a token or secret"
 	recordings | grep -qF -- "$secret" && fail "a recording holds a token or secret"
 done
