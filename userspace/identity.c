@@ -189,33 +189,48 @@ static void read_link(int dirfd, const char *name, char *buf, size_t size)
 	buf[n > 0 ? n : 0] = '\0';
 }
 
-/* The environment block ("A=1\0B=2\0"), bounded; the caller wipes and frees
- * it. NULL when unreadable. */
-static char *read_environ(int dirfd, size_t *len)
-{
-	char *buf = malloc(ENVIRON_MAX);
-	int fd = openat(dirfd, "environ", O_RDONLY | O_CLOEXEC);
-	ssize_t n = 0, got;
-
-	if (!buf || fd < 0) {
-		free(buf);
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	while ((size_t)n < ENVIRON_MAX && (got = read(fd, buf + n, ENVIRON_MAX - (size_t)n)) > 0)
-		n += got;
-	close(fd);
-	*len = (size_t)n;
-	return buf;
-}
-
-static void wipe_environ(char *buf)
+static void wipe_environ(char *buf, size_t len)
 {
 	if (!buf)
 		return;
-	explicit_bzero(buf, ENVIRON_MAX);
+	explicit_bzero(buf, len);
 	free(buf);
+}
+
+/* The environment block ("A=1\0B=2\0"), bounded by ENVIRON_MAX; the
+ * caller wipes and frees it (wipe_environ). NULL when unreadable. Most
+ * blocks are a few KiB: the buffer grows only for larger ones. */
+static char *read_environ(int dirfd, size_t *len)
+{
+	int fd = openat(dirfd, "environ", O_RDONLY | O_CLOEXEC);
+	size_t cap = 0, n = 0;
+	char *buf = NULL, *bigger;
+	ssize_t got;
+
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			if (cap == ENVIRON_MAX)
+				break;
+			cap = cap ? cap * 4 : 16u << 10;
+			if (!(bigger = malloc(cap))) {
+				wipe_environ(buf, n);
+				buf = NULL;
+				break;
+			}
+			if (buf)
+				memcpy(bigger, buf, n);
+			wipe_environ(buf, n);
+			buf = bigger;
+		}
+		if ((got = read(fd, buf + n, cap - n)) <= 0)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
+	*len = n;
+	return buf;
 }
 
 /* The value of name in an environment block, or NULL. */
@@ -259,7 +274,7 @@ int identity_env(struct identity_resolver *r, const struct sluice_origin *o, con
 		memcpy(out, v, vlen);
 		out[vlen] = '\0';
 	}
-	wipe_environ(env);
+	wipe_environ(env, len);
 	return err;
 }
 
@@ -272,7 +287,7 @@ static void ci_facts(int dirfd, struct identity_facts *f)
 	for (size_t i = 0; env && i < IDENTITY_CI_VARS; i++)
 		if ((v = env_value(env, len, identity_ci_names[i], &vlen)))
 			snprintf(f->ci[i], sizeof(f->ci[i]), "%.*s", (int)vlen, v);
-	wipe_environ(env);
+	wipe_environ(env, len);
 }
 
 /* The parent of a process, unless it is init or none. */
