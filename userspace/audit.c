@@ -168,7 +168,9 @@ struct json_out *audit_begin(struct session *s, const char *ev)
 
 void audit_commit(struct session *s)
 {
-	recorder_add(s->rec, json_out_end(&event));
+	const char *json = json_out_end(&event);
+
+	recorder_add(s->rec, json, json ? event.out.len : 0);
 }
 
 /* A string member only when the fact is known. */

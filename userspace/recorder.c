@@ -217,20 +217,21 @@ int recorder_open(struct recorder *r, const char *id, struct session_rec **out)
 	return 0;
 }
 
-void recorder_add(struct session_rec *sr, const char *json)
+void recorder_add(struct session_rec *sr, const char *json, size_t len)
 {
+	static const char dropped[] = "{\"ev\":\"dropped\",\"why\":\"event too large\"}";
 	int err;
 
 	if (!sr || sr->failed)
 		return;
 	if (!json)
 		err = -ENOMEM;
-	else if (strlen(json) >= RECORDING_BUFFER)
+	else if (len >= RECORDING_BUFFER)
 		/* Never happens with audit's budget; if it did, the recording
 		 * must go on and say so rather than fail. */
-		err = recording_add(sr->file, "{\"ev\":\"dropped\",\"why\":\"event too large\"}");
+		err = recording_add(sr->file, dropped, sizeof(dropped) - 1);
 	else
-		err = recording_add(sr->file, json);
+		err = recording_add(sr->file, json, len);
 	if (err)
 		fail(sr, "writing", err);
 }

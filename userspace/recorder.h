@@ -26,6 +26,7 @@
 #define SLUICE_RECORDER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct ev_loop;
@@ -49,9 +50,10 @@ void recorder_configure(struct recorder *r, const struct policy_agent *a);
 int recorder_open(struct recorder *r, const char *id, struct session_rec **out);
 bool recorder_blocks(const struct recorder *r);
 
-/* Queue one event (a JSON line). A failure is handled as the policy says;
- * sr may be NULL (an unrecorded session). */
-void recorder_add(struct session_rec *sr, const char *json);
+/* Queue one event (a JSON line of len bytes; NULL: it could not be made).
+ * A failure is handled as the policy says; sr may be NULL (an unrecorded
+ * session). */
+void recorder_add(struct session_rec *sr, const char *json, size_t len);
 
 /* Has this session's recording failed so that the session must end
  * (before it forwards anything more)? */

@@ -188,12 +188,11 @@ const char *recording_path(const struct recording *r)
 	return r->path;
 }
 
-int recording_add(struct recording *r, const char *json)
+int recording_add(struct recording *r, const char *json, size_t len)
 {
-	size_t len = strlen(json);
 	int err;
 
-	if (len + 1 > RECORDING_BUFFER || strchr(json, '\n'))
+	if (len + 1 > RECORDING_BUFFER || memchr(json, '\n', len))
 		return -EINVAL;
 	if (r->pending_len + len + 1 > RECORDING_BUFFER && (err = recording_flush(r)))
 		return err;

@@ -35,7 +35,7 @@ int recording_open(const char *dir, const char *id, const uint8_t key[RECORDING_
 		   struct recording **out);
 
 /* Queue one event: a JSON object on one line (no newline inside). */
-int recording_add(struct recording *r, const char *json);
+int recording_add(struct recording *r, const char *json, size_t len);
 
 /* Write what is queued as one chunk. */
 int recording_flush(struct recording *r);

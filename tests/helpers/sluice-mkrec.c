@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 		if (!strcmp(line, "#flush"))
 			err = recording_flush(r);
 		else if (len)
-			err = recording_add(r, line);
+			err = recording_add(r, line, strlen(line));
 	}
 	free(line);
 	printf("%s\n", recording_path(r));

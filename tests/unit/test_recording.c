@@ -76,7 +76,7 @@ static int write_events(const char *id, char *path, size_t len, struct recording
 	snprintf(path, len, "%s", recording_path(r));
 	for (int i = 1; i <= 5; i++) {
 		snprintf(ev, sizeof(ev), "{\"event\":\"e%d\"}", i);
-		if (recording_add(r, ev) || (i == 3 && recording_flush(r)))
+		if (recording_add(r, ev, strlen(ev)) || (i == 3 && recording_flush(r)))
 			return -1;
 	}
 	*out = r;
@@ -90,7 +90,7 @@ static int make(const char *id, char *path, size_t len)
 	if (write_events(id, path, len, &r))
 		return -1;
 	cases++;
-	if (recording_add(r, "{\"a\":\n1}") != -EINVAL)
+	if (recording_add(r, "{\"a\":\n1}", 8) != -EINVAL)
 		fail("newline in an event", "accepted");
 	return recording_close(r);
 }
