@@ -68,6 +68,9 @@ struct proto_module {
 	 * them (it will look again later), false lets it pass and the bytes are
 	 * dropped. May be NULL (false). */
 	bool (*holding)(struct session *s, enum proxy_side from);
+	/* Side `from` ended its stream (it may still read, and what it sent
+	 * before is still to be dealt with). May be NULL. */
+	void (*ended)(struct session *s, enum proxy_side from);
 	/* A TLS handshake started with proxy_start_tls() is done: error is
 	 * NULL, or says why it failed (that side is then unusable; the module
 	 * may still answer the other side). May be NULL. */

@@ -1147,17 +1147,22 @@ static bool pg_holding(struct session *s, enum proxy_side from)
 	struct pg_state *st = state(s);
 	enum pg_phase phase = st->phase;
 
-	/* A job that goes away while its statement awaits approval withdraws
-	 * it: nothing will read the answer. */
-	if (from == SIDE_CLIENT && st->approval && st->approval->state == APPROVAL_PENDING) {
-		approvals_session_ended(proxy_approvals(s->proxy), s, "the job disconnected");
-		st->approval = NULL;
-		st->held = false;
-		proxy_finish(s, "the job disconnected while its statement awaited approval");
-		return false;
-	}
 	return from == SIDE_CLIENT &&
 	       ((phase > PG_CLIENT_STARTUP && phase < PG_RELAY) || st->held);
+}
+
+/* A job that goes away while its statement awaits approval withdraws it:
+ * nothing will read the answer. */
+static void pg_ended(struct session *s, enum proxy_side from)
+{
+	struct pg_state *st = state(s);
+
+	if (from != SIDE_CLIENT || !st->approval || st->approval->state != APPROVAL_PENDING)
+		return;
+	approvals_session_ended(proxy_approvals(s->proxy), s, "the job disconnected");
+	st->approval = NULL;
+	st->held = false;
+	proxy_finish(s, "the job disconnected while its statement awaited approval");
 }
 
 /* An approval was decided: judge the held statement again. */
@@ -1332,6 +1337,7 @@ const struct proto_module proto_postgres = {
 	.open = pg_open,
 	.received = pg_received,
 	.holding = pg_holding,
+	.ended = pg_ended,
 	.tls_done = pg_tls_done,
 	.resume = pg_resume,
 	.close = pg_close,

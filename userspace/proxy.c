@@ -324,6 +324,8 @@ static int pump_read(struct session *s, enum proxy_side from)
 		return (int)n;
 	if (n == 0) {
 		s->eof[from] = true;
+		if (s->proto->ended)
+			s->proto->ended(s, from);
 		return 0;
 	}
 	b->len += (size_t)n;
