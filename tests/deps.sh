@@ -6,7 +6,7 @@ set -eu
 PACKAGES="make gcc clang llvm libclang-rt-14-dev pkg-config bpftool
 libbpf-dev libelf-dev zlib1g-dev libssl-dev libcjson-dev libsystemd-dev
 libpg-query-dev libpq-dev iproute2 procps util-linux postgresql postgresql-client
-openssl pgbouncer python3 asciinema lintian rpm dpkg-dev man-db systemd"
+openssl pgbouncer python3 asciinema lintian rpm dpkg-dev man-db systemd valgrind"
 
 missing=""
 for p in $PACKAGES; do

@@ -40,6 +40,8 @@ static uint64_t clock_us(clockid_t clock)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+_Static_assert(AUDIT_FIELDS_MAX <= LOG_FIELDS_MAX, "log_event keeps every audit field");
+
 void audit_field(struct audit_fields *f, const char *fmt, ...)
 {
 	va_list ap;

@@ -23,7 +23,9 @@ struct recorder;
 struct session;
 
 #define AUDIT_EVENT_BUDGET (128u << 10) /* the most one event takes */
-#define AUDIT_FIELDS_MAX 48
+/* A session's facts take up to 29 (CI variables and token claims
+ * included); an event's own fields come after them. */
+#define AUDIT_FIELDS_MAX 56
 
 /* journald fields of one entry: "KEY=value" strings. */
 struct audit_fields {

@@ -263,12 +263,17 @@ bool jwt_shaped(const char *text, size_t len)
  * the DER form. */
 static uint8_t *es256_der(const uint8_t *sig, size_t len, size_t *der_len)
 {
-	ECDSA_SIG *es = ECDSA_SIG_new();
-	BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
+	ECDSA_SIG *es;
+	BIGNUM *r, *s;
 	uint8_t *der = NULL;
 	int n;
 
-	if (len != 64 || !es || !r || !s || !ECDSA_SIG_set0(es, r, s)) {
+	if (len != 64)
+		return NULL;
+	es = ECDSA_SIG_new();
+	r = BN_bin2bn(sig, 32, NULL);
+	s = BN_bin2bn(sig + 32, 32, NULL);
+	if (!es || !r || !s || !ECDSA_SIG_set0(es, r, s)) {
 		BN_free(r);
 		BN_free(s);
 		ECDSA_SIG_free(es);

@@ -11,7 +11,6 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
-#define LOG_FIELDS_MAX 32
 
 static const char *log_ident = "sluiced";
 static int log_debug_on;

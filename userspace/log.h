@@ -27,6 +27,9 @@ void log_msg(int priority, const char *fmt, ...)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
+/* The most fields an entry keeps; the rest are dropped. */
+#define LOG_FIELDS_MAX 64
+
 /* One structured entry: fields are "KEY=value" strings, KEY in journald's
  * alphabet (A-Z, 0-9, _). */
 void log_event(int priority, const char *message, const char *const *fields,

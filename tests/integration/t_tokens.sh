@@ -18,7 +18,7 @@ $MKJWT key rsa "$WORK/rsa.pem" && $MKJWT key ec "$WORK/ec.pem" && $MKJWT key rsa
 	$MKJWT key ec "$WORK/gh.pem" || fail "keys"
 $MKJWT jwks r1="$WORK/rsa.pem" e1="$WORK/ec.pem" > "$WORK/jwks.json" || fail "jwks"
 $MKJWT jwks g1="$WORK/gh.pem" > "$WORK/gh.json" || fail "second jwks"
-write_pg_policy "$WORK/policy.json" "$LPORT"
+PG_ALLOW='"read","session"' write_pg_policy "$WORK/policy.json" "$LPORT"
 python3 - "$WORK/policy.json" "/$TAG" "$WORK/jwks.json" "$WORK/gh.json" <<'EOF'
 import json, sys
 p = json.load(open(sys.argv[1]))
@@ -58,7 +58,9 @@ env_psql() { # CG TOKEN [PSQL ARGS...]
 	cg=$1 tok=$2
 	shift 2
 	in_cgroup "/$TAG$cg" env CI_JOB_JWT="$tok" CI_PROJECT_PATH=g/app CI_JOB_ID=4242 \
-		GITHUB_SHA=0123abcd JOB_SECRET=hunter2-$$ PGPASSWORD=not-the-password \
+		CI_PIPELINE_ID=77 CI_COMMIT_SHA=c0ffee GITHUB_REPOSITORY=o/r GITHUB_RUN_ID=5 \
+		GITHUB_SHA=0123abcd GITHUB_WORKFLOW=deploy JOB_NAME=j BUILD_NUMBER=9 \
+		JOB_SECRET=hunter2-$$ PGPASSWORD=not-the-password \
 		PGCONNECT_TIMEOUT=10 sh -c 'psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.2 -p "$0" -U x -d orders "$@"' \
 		"$PGPORT" "$@"
 }
@@ -95,9 +97,15 @@ grep -q "SLUICE_GITHUB_SHA=0123abcd" "$AGENT_LOG" || fail "no GITHUB_SHA fact"
 grep -q "SLUICE_LINEAGE=/usr/bin/dash" "$AGENT_LOG" || fail "no lineage (psql's parent sh)"
 wait_recorded '"claims":\{[^}]*"sub":"project_path:g/app:ref_type:branch:ref:main"' ||
 	fail "no claims in the recording"
-wait_recorded '"ci":\{"CI_PROJECT_PATH":"g/app","CI_JOB_ID":"4242","GITHUB_SHA":"0123abcd"\}' ||
+wait_recorded '"ci":\{"CI_PROJECT_PATH":"g/app","CI_JOB_ID":"4242","CI_PIPELINE_ID":"77","CI_COMMIT_SHA":"c0ffee","GITHUB_REPOSITORY":"o/r","GITHUB_RUN_ID":"5","GITHUB_SHA":"0123abcd","GITHUB_WORKFLOW":"deploy","JOB_NAME":"j","BUILD_NUMBER":"9"\}' ||
 	fail "no CI facts in the recording"
 wait_recorded '"lineage":\["/usr/bin/dash"\]' || fail "no lineage in the recording"
+# With every CI variable and the claims among the facts, a denied
+# statement still logs what it was.
+env_psql /env "$GOOD_RS" -c "create table t (a int)" 2>/dev/null && fail "a ddl statement was allowed"
+grep "SLUICE_EVENT=statement" "$AGENT_LOG" | grep "SLUICE_BUILD_NUMBER=9" | grep "SLUICE_CLAIMS=" |
+	grep "SLUICE_KIND=create" | grep -q "SLUICE_STATEMENT=create table" ||
+	fail "the denial lost its own fields to the facts"
 
 # Every refusal, from the environment (issuer gitlab.test, its keys).
 refusals() { # RUN KEY KID ISSUER

@@ -169,6 +169,19 @@ static void check_malformed(const struct jwks *keys)
 	if (jwt_verify(buf, len, keys, &want, &claims, why) != -EINVAL ||
 	    !strstr(why, "bad signature"))
 		fail("signature changed", "%s", why);
+	/* ES256 signatures of the wrong size (read past a short one, once). */
+	{
+		char *es = token("ec", "{\"alg\":\"ES256\",\"kid\":\"e1\"}", "{\"exp\":1800000600}");
+		char *dot = strrchr(es, '.');
+
+		for (size_t cut = 0; cut < 6; cut++) {
+			dot[1 + cut] = '\0';
+			cases++;
+			if (jwt_verify(es, strlen(es), keys, &want, &claims, why) != -EINVAL)
+				fail("short ES256 signature", "accepted with %zu characters", cut);
+		}
+		free(es);
+	}
 	/* Too long. */
 	memset(buf, 'A', sizeof(buf) - 1);
 	buf[10] = buf[20] = '.';
