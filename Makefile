@@ -11,7 +11,8 @@
 #   make bench-pg     pgbench direct, through sluice and through PgBouncer
 #   make vmlinux      regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel
 #   make install      install into DESTDIR (PREFIX /usr): programs, unit,
-#                     catalog, default policy, man pages, docs
+#                     catalog, man pages, docs, and the default policy
+#                     unless a policy is there already
 #   make deb, rpm     packages of this build in dist/ (packaging/)
 #
 # V=1 shows the commands.
@@ -248,7 +249,8 @@ install: all
 	$(Q)install -m 0755 -s $(BUILD)/sluicectl $(BUILD)/sluice-replay $(DESTDIR)$(PREFIX)/bin/
 	$(Q)install -m 0644 packaging/sluice.service $(DESTDIR)$(UNITDIR)/sluice.service
 	$(Q)install -m 0644 packaging/sluice.catalog $(DESTDIR)$(PREFIX)/lib/systemd/catalog/
-	$(Q)install -m 0644 packaging/policy.json $(DESTDIR)/etc/sluice/policy.json
+	$(Q)[ -e $(DESTDIR)/etc/sluice/policy.json ] || \
+		install -m 0644 packaging/policy.json $(DESTDIR)/etc/sluice/policy.json
 	$(Q)for m in $(MAN_PAGES); do \
 		gzip -9n < packaging/man/$$m > $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$$m.gz; \
 		chmod 0644 $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$$m.gz; done

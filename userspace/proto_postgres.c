@@ -1259,8 +1259,10 @@ static void pg_unload(void *state)
 	if (!g)
 		return;
 	for (size_t i = 0; i < g->policy->ntargets; i++) {
-		SSL_CTX_free(g->upstream[i]);
-		pg_catalog_free(g->catalogs[i]);
+		if (g->upstream)
+			SSL_CTX_free(g->upstream[i]);
+		if (g->catalogs)
+			pg_catalog_free(g->catalogs[i]);
 	}
 	free(g->upstream);
 	free(g->catalogs);
@@ -1274,10 +1276,12 @@ static int pg_load(const struct policy *p, void **state)
 	bool any = false;
 	int err = -ENOMEM;
 
-	if (!g || !(g->upstream = calloc(p->ntargets + 1, sizeof(*g->upstream))) ||
+	if (!g)
+		return -ENOMEM;
+	g->policy = p;
+	if (!(g->upstream = calloc(p->ntargets + 1, sizeof(*g->upstream))) ||
 	    !(g->catalogs = calloc(p->ntargets + 1, sizeof(*g->catalogs))))
 		goto fail;
-	g->policy = p;
 	for (size_t i = 0; i < p->ntargets; i++) {
 		const struct policy_target *t = &p->targets[i];
 

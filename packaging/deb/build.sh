@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 arch=$(dpkg --print-architecture)
 work=$(mktemp -d /tmp/sluice-deb.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-stage=$work/sluice
+stage=$work/debian/sluice   # where dpkg-shlibdeps expects a package's files
 
 make -s --no-print-directory install SAN="$san" DESTDIR="$stage" UNITDIR=/lib/systemd/system
 
@@ -22,8 +22,10 @@ chmod 0644 "$stage/usr/share/doc/sluice/changelog.gz"
 # Library dependencies as Debian knows them.
 mkdir -p "$work/debian"
 printf 'Source: sluice\n\nPackage: sluice\nArchitecture: any\n' > "$work/debian/control"
-shlibs=$(cd "$work" && dpkg-shlibdeps -O sluice/usr/sbin/sluiced sluice/usr/bin/sluicectl \
-	sluice/usr/bin/sluice-replay 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+shlibs=$(cd "$work" && dpkg-shlibdeps -O debian/sluice/usr/sbin/sluiced \
+	debian/sluice/usr/bin/sluicectl debian/sluice/usr/bin/sluice-replay 2>"$work/shlibs.err" |
+	sed -n 's/^shlibs:Depends=//p')
+[ -n "$shlibs" ] || { cat "$work/shlibs.err" >&2; echo "deb: no library dependencies found" >&2; exit 1; }
 
 install -d -m 0755 "$stage/DEBIAN"
 cat > "$stage/DEBIAN/control" <<CONTROL

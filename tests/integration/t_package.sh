@@ -24,6 +24,15 @@ rpm=$(packaging/rpm/build.sh "$SAN" "$VERSION" "$WORK/dist" | tail -n 1) || fail
 
 lintian --fail-on error "$deb" > "$WORK/lintian" 2>&1 || fail "lintian: $(cat "$WORK/lintian")"
 
+# make install puts the default policy where there is none, and never
+# replaces one that is there.
+make -s --no-print-directory install SAN="$SAN" DESTDIR="$WORK/root" >/dev/null || fail "make install"
+grep -q "selects no job" "$WORK/root/etc/sluice/policy.json" || fail "make install: no default policy"
+echo '{ "identities": [] }' > "$WORK/root/etc/sluice/policy.json"
+make -s --no-print-directory install SAN="$SAN" DESTDIR="$WORK/root" >/dev/null || fail "make install again"
+[ "$(cat "$WORK/root/etc/sluice/policy.json")" = '{ "identities": [] }' ] ||
+	fail "make install replaced a policy"
+
 # ------------------------------------------------------------------ install
 dpkg -i "$deb" > "$WORK/dpkg.out" 2>&1 || fail "dpkg -i: $(cat "$WORK/dpkg.out")"
 mode() { stat -c '%a %U:%G' "$1"; }
