@@ -1271,6 +1271,11 @@ static void parse_identity(struct ctx *c, const cJSON *j, const char *path, void
 	v = obj_field(c, j, path, "token", OPTIONAL, sub);
 	if (v)
 		id->token = parse_token(c, v, sub);
+	if (id->token && !id->token->audience && !id->match.nclaims) {
+		path_key(sub, path, "token");
+		errf(c, sub, "needs \"audience\" or \"match.claims\": without either, any token "
+		     "its keys signed would do, for any audience");
+	}
 	if (id->match.nclaims && !v) {
 		char claims[PATH_LEN];
 

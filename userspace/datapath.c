@@ -191,11 +191,31 @@ static int fill_selection(struct redirect_bpf *skel, const struct datapath_confi
 	return 0;
 }
 
-int datapath_check(const struct datapath_config *cfg, const char **why)
+static bool is_target(const void *key, const struct datapath_config *cfg);
+
+/* Keys of the running target map that cfg does not name: retired ones
+ * stay, so they take room. */
+static size_t retired_targets(const struct datapath *dp, const struct datapath_config *cfg)
+{
+	struct sluice_target_key cur, next;
+	int fd = bpf_map__fd(dp->skel->maps.targets);
+	size_t n = 0;
+
+	for (bool first = true; !bpf_map_get_next_key(fd, first ? NULL : &cur, &next); first = false) {
+		cur = next;
+		n += !is_target(&cur, cfg);
+	}
+	return n;
+}
+
+int datapath_check(const struct datapath *dp, const struct datapath_config *cfg, const char **why)
 {
 	*why = NULL;
 	if (cfg->ntargets > DATAPATH_MAX_ENTRIES)
 		*why = "more targets than the kernel map holds";
+	else if (dp && cfg->ntargets + retired_targets(dp, cfg) > DATAPATH_MAX_ENTRIES)
+		*why = "more targets than the kernel map holds, with those earlier reloads retired "
+		       "(a restart clears them)";
 	else if (cfg->ncgroups > DATAPATH_MAX_ENTRIES)
 		*why = "more selected cgroups than the kernel map holds";
 	else if (cfg->nuids > DATAPATH_MAX_ENTRIES)
@@ -215,7 +235,7 @@ static int fill_maps(struct redirect_bpf *skel, const struct datapath_config *cf
 	const char *why;
 	int err;
 
-	if ((err = datapath_check(cfg, &why))) {
+	if ((err = datapath_check(NULL, cfg, &why))) {
 		log_err("%s", why);
 		return err;
 	}
@@ -456,7 +476,7 @@ int datapath_update(struct datapath *dp, const struct datapath_config *cfg)
 	const char *why;
 	int err;
 
-	if ((err = datapath_check(cfg, &why)))
+	if ((err = datapath_check(dp, cfg, &why)))
 		return err;
 	/* Widen first, then narrow: a job selected before and after is never
 	 * unselected in between. */

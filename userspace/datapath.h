@@ -51,8 +51,10 @@ struct datapath_config {
 /* Entries each selection map holds (bpf/redirect.bpf.c). */
 #define DATAPATH_MAX_ENTRIES 4096
 
-/* Does cfg's selection fit the kernel maps? 0, or -E2BIG with *why. */
-int datapath_check(const struct datapath_config *cfg, const char **why);
+/* Does cfg's selection fit the kernel maps (of the running dp, whose
+ * retired targets take room; NULL: at start)? 0, or -E2BIG with *why. */
+int datapath_check(const struct datapath *dp, const struct datapath_config *cfg,
+		   const char **why);
 
 /* Check the kernel, load, fill the maps, attach or adopt. */
 int datapath_start(const struct datapath_config *cfg, struct datapath **out);

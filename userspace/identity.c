@@ -332,37 +332,35 @@ static bool in_cgroup(int dirfd, const char *cgroup)
 }
 
 /* Executables of the caller's parent, its parent, ... while they share
- * the caller's cgroup. */
-static void lineage(struct identity_facts *f)
+ * the caller's cgroup. Each ancestor must have started before the process
+ * below it: a pid reused since is not the ancestor. */
+static void lineage(struct identity_resolver *r, int caller_fd, struct identity_facts *f)
 {
-	uint32_t pid = f->tgid;
+	uint64_t child_start = start_ns(caller_fd, r->ticks_per_s), start;
+	int fd = caller_fd, parent_fd;
+	uint32_t ppid;
 	char dir[64];
-	int dirfd;
 
-	if (!f->exe[0] || !f->cgroup[0])
-		return;
-	while (f->nlineage < IDENTITY_LINEAGE) {
-		snprintf(dir, sizeof(dir), "/proc/%u", pid);
-		if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			return;
-		if (!parent_of(dirfd, &pid)) {
-			close(dirfd);
-			return;
+	while (f->cgroup[0] && f->nlineage < IDENTITY_LINEAGE && parent_of(fd, &ppid)) {
+		snprintf(dir, sizeof(dir), "/proc/%u", ppid);
+		if ((parent_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			break;
+		start = start_ns(parent_fd, r->ticks_per_s);
+		if (!start || start > child_start || !in_cgroup(parent_fd, f->cgroup)) {
+			close(parent_fd);
+			break;
 		}
-		close(dirfd);
-		snprintf(dir, sizeof(dir), "/proc/%u", pid);
-		if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			return;
-		if (!in_cgroup(dirfd, f->cgroup)) {
-			close(dirfd);
-			return;
-		}
-		read_link(dirfd, "exe", f->lineage[f->nlineage], sizeof(f->lineage[0]));
-		close(dirfd);
+		read_link(parent_fd, "exe", f->lineage[f->nlineage], sizeof(f->lineage[0]));
+		if (fd != caller_fd)
+			close(fd);
+		fd = parent_fd;
+		child_start = start;
 		if (!f->lineage[f->nlineage][0])
-			return;
+			break;
 		f->nlineage++;
 	}
+	if (fd != caller_fd)
+		close(fd);
 }
 
 static bool all_hex(const char *s, size_t n)
@@ -439,6 +437,6 @@ void identity_resolve(struct identity_resolver *r, const struct sluice_origin *o
 		return;
 	read_link(dirfd, "exe", f->exe, sizeof(f->exe));
 	ci_facts(dirfd, f);
+	lineage(r, dirfd, f);
 	close(dirfd);
-	lineage(f);
 }

@@ -184,9 +184,9 @@ static void session_end(struct session *s, const char *reason, bool reset)
 {
 	struct proxy *px = s->proxy;
 
-	if (s->identity_pending)
+	if (s->identity_pending && !s->refusal_logged)
 		audit_refused(s, reason);
-	else
+	else if (!s->refusal_logged)
 		audit_session_end(s, reason);
 	if (s->proto && !s->connecting && s->proto->close)
 		s->proto->close(s);
@@ -562,29 +562,37 @@ static const char *admit_rule(struct session *s)
 	return NULL;
 }
 
-/* The outcome of identification, for admit and proxy_identify. */
-static const char *identified(struct session *s, enum identify_result r, struct identified *id)
+/* The outcome of identification, for admit and proxy_identify: NULL, or
+ * why not (for the log; *job_why: what the job may be told). */
+static const char *identified(struct session *s, enum identify_result r, struct identified *id,
+			      const char **job_why)
 {
-	static char refusal[sizeof(id->why) + 16];
+	static char refusal[sizeof(id->why)], job[sizeof(id->job_why)];
+	const char *why = "caller matches no identity";
 
-	if (id->why[0])
-		log_warn("session %s: %s", s->id, id->why);
+	if (r != IDENTITY_REFUSED && id->why[0])
+		log_warn("session %s: %s", s->id, id->why); /* a token not taken */
 	switch (r) {
 	case IDENTIFIED:
 		s->identity = id->identity;
 		s->claims = id->claims;
 		s->identity_pending = false;
-		return admit_rule(s);
+		why = admit_rule(s);
+		break;
 	case NEEDS_IN_BAND:
 		s->identity_pending = true;
-		return NULL;
+		why = NULL;
+		break;
 	case IDENTITY_REFUSED:
 		snprintf(refusal, sizeof(refusal), "%s", id->why);
+		snprintf(job, sizeof(job), "%s", id->job_why);
+		*job_why = job;
 		return refusal;
 	case NO_IDENTITY:
 		break;
 	}
-	return "caller matches no identity";
+	*job_why = why;
+	return why;
 }
 
 /* Who is it, where to, and may they: fills s or says why not. */
@@ -594,6 +602,7 @@ static const char *admit(struct proxy *px, struct session *s, const struct sluic
 	struct token_source src = { px->identities, &s->origin, false, NULL, 0 };
 	struct policy_facts pf;
 	struct identified id;
+	const char *job_why;
 
 	s->origin = *o;
 	origin_sockaddr(o, &s->dst);
@@ -614,7 +623,7 @@ static const char *admit(struct proxy *px, struct session *s, const struct sluic
 		return "protocol of the target is not supported yet";
 	facts_of(s, &pf);
 	src.in_band_possible = s->target->protocol == POLICY_PROTO_POSTGRES;
-	return identified(s, tokens_identify(px->tokens, p, &pf, &src, &id), &id);
+	return identified(s, tokens_identify(px->tokens, p, &pf, &src, &id), &id, &job_why);
 }
 
 int proxy_identify(struct session *s, const char *token, size_t len, const char **why)
@@ -626,18 +635,22 @@ int proxy_identify(struct session *s, const char *token, size_t len, const char 
 	struct identified id;
 	enum identify_result r;
 
+	const char *refusal;
+
 	facts_of(s, &pf);
 	r = tokens_identify(px->tokens, session_policy(s), &pf, &src, &id);
 	/* Asked and answered: a second NEEDS_IN_BAND cannot be. */
 	if (r == NEEDS_IN_BAND)
 		r = NO_IDENTITY;
-	if ((*why = identified(s, r, &id)))
-		return -EACCES;
-	if (audit_session_start(s, px->recorder)) {
-		*why = "its recording cannot be written (agent.on_record_failure: block)";
-		return -EACCES;
-	}
-	return 0;
+	refusal = identified(s, r, &id, why);
+	if (!refusal && audit_session_start(s, px->recorder))
+		refusal = *why = "its recording cannot be written (agent.on_record_failure: block)";
+	if (!refusal)
+		return 0;
+	/* Logged now, with the whole reason: the session ends as refused. */
+	audit_refused(s, refusal);
+	s->refusal_logged = true;
+	return -EACCES;
 }
 
 static struct session *session_new(struct proxy *px, int fd)

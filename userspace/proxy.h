@@ -52,6 +52,7 @@ struct session {
 	struct policy_gen *gen;                /* admitted under; held until the end */
 	const struct policy_identity *identity; /* NULL while identity_pending */
 	bool identity_pending;                 /* waits for an in-band token */
+	bool refusal_logged;                   /* refused once started: no end to log */
 	struct cJSON *claims;                  /* of its verified token, or NULL */
 	const struct policy_target *target;
 	const struct proto_module *proto;
@@ -146,8 +147,9 @@ struct approvals *proxy_approvals(const struct proxy *px);
 /* A session admitted with its identity pending (an identity whose facts
  * match takes its token in band: the PostgreSQL password) is identified
  * with what the job sent (token, len bytes; NULL: nothing). 0: the
- * session starts (identity, rule, recording, journald); or -EACCES with
- * *why, and the module refuses the session. */
+ * session starts (identity, rule, recording, journald); or -EACCES, the
+ * refusal logged whole, and *why what the job may be told (no identity
+ * names, no paths): the module refuses the session with it. */
 int proxy_identify(struct session *s, const char *token, size_t len, const char **why);
 
 /* "ip:port" or "[ip6]:port". */

@@ -99,7 +99,7 @@ int reload_policy(const struct reload_config *rc, const char *by, struct policy_
 	}
 	if (!err) {
 		selection_datapath_config(p, rc->cgroup_root, &sel, rc->proxy, &dc);
-		if ((err = datapath_check(&dc, &why)))
+		if ((err = datapath_check(rc->datapath, &dc, &why)))
 			policy_errors_add(errs, "$.agent.select: %s", why);
 	}
 	if (!err && (err = proxy_set_policy(rc->proxy, p)))

@@ -141,18 +141,20 @@ static int token_of(const struct policy_token *pt, const struct token_source *sr
 	return 0; /* "bearer" comes with the HTTP module */
 }
 
-/* Verify the identity's token: 0 and claims, or a refusal in why. */
+/* Verify the identity's token: 0 and claims, or a refusal in why (for
+ * the log) and reason (for the job). */
 static int verify(struct tokens *t, const struct policy *p, const struct policy_token *pt,
-		  const char *token, size_t len, cJSON **claims, char *why, size_t why_size)
+		  const char *token, size_t len, cJSON **claims, char *why, size_t why_size,
+		  char reason[JWT_WHY])
 {
 	const char *keys_why;
 	const struct jwks *keys = keys_of(t, pt->jwks, &keys_why);
 	struct jwt_expect want = { pt->issuer, pt->audience, (int64_t)time(NULL),
 				   p->agent.token_skew_s };
-	char reason[JWT_WHY];
 
 	if (!keys) {
 		snprintf(why, why_size, "no usable keys in %s: %s", pt->jwks, keys_why);
+		snprintf(reason, JWT_WHY, "the agent cannot check it (see its log)");
 		return -EINVAL;
 	}
 	if (jwt_verify(token, len, keys, &want, claims, reason)) {
@@ -173,7 +175,7 @@ enum identify_result tokens_identify(struct tokens *t, const struct policy *p,
 	for (size_t i = 0; i < p->nidentities; i++) {
 		const struct policy_identity *id = &p->identities[i];
 		const struct policy_token *pt = id->token;
-		char why[sizeof(out->why)] = "";
+		char why[sizeof(out->why)] = "", reason[JWT_WHY] = "";
 		cJSON *claims = NULL;
 		size_t len = 0;
 		int got;
@@ -190,14 +192,18 @@ enum identify_result tokens_identify(struct tokens *t, const struct policy *p,
 			r = NEEDS_IN_BAND;
 			break;
 		}
-		if (got == 0)
+		if (got == 0) {
 			snprintf(why, sizeof(why), "no token (%s)", pt->from);
-		else if (verify(t, p, pt, token, len, &claims, why, sizeof(why)))
+			snprintf(reason, sizeof(reason), "no token was given");
+		} else if (verify(t, p, pt, token, len, &claims, why, sizeof(why), reason)) {
 			claims = NULL;
+		}
 		explicit_bzero(token, len);
 		if (!claims && pt->required) {
 			snprintf(out->why, sizeof(out->why), "identity %s requires a valid token: %s",
 				 id->name, why);
+			snprintf(out->job_why, sizeof(out->job_why), "a valid token is required: %s",
+				 reason);
 			r = IDENTITY_REFUSED;
 			break;
 		}

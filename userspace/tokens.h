@@ -58,7 +58,9 @@ enum identify_result {
 struct identified {
 	const struct policy_identity *identity;
 	struct cJSON *claims;               /* the caller's to free */
-	char why[JWT_WHY + 96];             /* for a refusal, or a token not taken */
+	char why[JWT_WHY + 96];             /* for the log: a refusal, or a token not taken */
+	char job_why[JWT_WHY + 48];         /* a refusal as the job may read it: no
+					       identity names, no paths */
 };
 
 enum identify_result tokens_identify(struct tokens *t, const struct policy *p,

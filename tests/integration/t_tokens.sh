@@ -145,8 +145,12 @@ refusals pw_psql gh g1 https://github.test
 # The job sees why, as a FATAL 28000.
 pw_psql "$(sign gh '{"alg":"ES256","kid":"g1"}' "$(claims iss='"https://github.test"' exp=$((NOW - 3600)))")" \
 	-c "select 1" 2>"$WORK/pw.err" && fail "an expired in-band token was accepted"
-grep -q "FATAL:  sluice: identity inband requires a valid token: the token expired" "$WORK/pw.err" ||
+grep -q "FATAL:  sluice: a valid token is required: the token expired" "$WORK/pw.err" ||
 	fail "in band, expired: $(cat "$WORK/pw.err")"
+# The job learns why, not the policy's names or paths; the log has all of it.
+grep -q "inband\|$WORK" "$WORK/pw.err" && fail "the job was told names or paths: $(cat "$WORK/pw.err")"
+grep -q "refused connection: identity inband requires a valid token: the token expired" "$AGENT_LOG" ||
+	fail "the whole refusal is not logged"
 pw_psql "hunter2-$$" -c "select 1" 2>"$WORK/pw.err" && fail "a plain password was taken for a token"
 grep -q "not a JWT" "$WORK/pw.err" || fail "in band, password: $(cat "$WORK/pw.err")"
 grep -q "session_refused" "$AGENT_LOG" || fail "in-band refusals not logged as refused sessions"
