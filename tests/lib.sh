@@ -296,6 +296,21 @@ setup_pg() { # [AGENT-WRAPPER...]
 	start_agent "$WORK/policy.json" "$@"
 }
 
+# A long psql session of the job, fed a line at a time: psql in cgroup CG
+# (to the usual address, a password wrong on purpose), its output in OUT,
+# what is written to fd 7 its input; LIVE is its pid. "exec 7>&-" ends it.
+live_psql() { # CG OUT [PSQL ARGS...]
+	cg=$1 out=$2
+	shift 2
+	rm -f "$WORK/live.fifo"
+	mkfifo "$WORK/live.fifo" || fail "mkfifo"
+	in_cgroup "$cg" env PGPASSWORD=x psql -X -h 127.0.0.2 -p "$PGPORT" -U whoever -d orders "$@" \
+		< "$WORK/live.fifo" > "$out" 2>&1 &
+	LIVE=$!
+	PIDS="$LIVE $PIDS"
+	exec 7> "$WORK/live.fifo"
+}
+
 # psql as the job: from cgroup /$TAG, to the usual address, with a password
 # that is wrong on purpose. Extra arguments go to psql.
 job_psql() {

@@ -168,12 +168,7 @@ wait_recorded '"ev":"approval",.*"state":"expired"' || fail "no expired approval
 ctl --json status | python3 -c 'import json,sys; d=json.load(sys.stdin)["decisions"]; sys.exit(d["approve"] < 6)' ||
 	fail "status does not count the approvals asked for: $(ctl --json status)"
 # kill: root ends a session.
-mkfifo "$WORK/sql"
-in_cgroup "/$TAG" env PGPASSWORD=x psql -X -h 127.0.0.2 -p "$PGPORT" -U whoever -d orders \
-	< "$WORK/sql" > "$WORK/k.out" 2>&1 &
-PSQL=$!
-PIDS="$PSQL $PIDS"
-exec 7> "$WORK/sql"
+live_psql "/$TAG" "$WORK/k.out"
 echo "select 'alive' as marker;" >&7
 wait_for "$WORK/k.out" alive || fail "long session"
 sid=$(ctl --json sessions | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessions"][0]["id"])')

@@ -66,14 +66,9 @@ grep -q "cgroup /$TAG/freeze thawed by uid 0" "$AGENT_LOG" || fail "thaw not log
 [ -n "$(pg_super -d orders -At -c "select to_regclass('t')")" ] || fail "t is gone"
 
 # ------------------------------------------------------------- kill
-mkfifo "$WORK/sql"
-in_cgroup "/$TAG/kill" env PGPASSWORD=x psql -X -q -h 127.0.0.2 -p "$PGPORT" -U job -d orders \
-	< "$WORK/sql" > "$WORK/k.out" 2>&1 &
-KILLED=$!
-PIDS="$KILLED $PIDS"
-exec 7> "$WORK/sql"
+live_psql "/$TAG/kill" "$WORK/k.out" -q
 echo "truncate t;" >&7
-wait "$KILLED"
+wait "$LIVE"
 rc=$?
 exec 7>&-
 [ "$rc" -ge 128 ] || fail "psql was not killed (status $rc): $(cat "$WORK/k.out")"

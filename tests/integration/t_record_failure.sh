@@ -44,12 +44,7 @@ grep -q "retention: removed 1 recording of $old_day" "$AGENT_LOG" || fail "reten
 rm -r "${R:?}/$kept_day"
 
 # ------------------------------------------------------- full disk: block
-mkfifo "$WORK/sql"
-in_cgroup "/$TAG" env PGPASSWORD=x psql -X -h 127.0.0.2 -p "$PGPORT" -U whoever -d orders \
-	< "$WORK/sql" > "$WORK/psql.out" 2>&1 &
-PSQL=$!
-PIDS="$PSQL $PIDS"
-exec 7> "$WORK/sql"
+live_psql "/$TAG" "$WORK/psql.out"
 echo "select 'before the fill' as marker;" >&7
 wait_for "$WORK/psql.out" "before the fill" || fail "the session did not answer"
 fill 1
@@ -60,7 +55,7 @@ wait_for "$AGENT_LOG" "writing failed: No space left on device" ||
 grep -q "SLUICE_EVENT=record_failed" "$AGENT_LOG" || fail "the alert is not a record_failed event"
 echo "select 'after the failure' as marker;" >&7
 exec 7>&-
-wait "$PSQL"
+wait "$LIVE"
 grep -q "after the failure" "$WORK/psql.out" && fail "a statement passed after its recording failed"
 grep -q "its recording cannot be written" "$AGENT_LOG" || fail "the session did not end for its recording"
 out=$(job_psql -c "select 'refused' as marker" 2>&1) && fail "a new session ran while recordings fail: $out"

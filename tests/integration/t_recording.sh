@@ -210,11 +210,7 @@ for v in $SECRETS; do
 done
 
 # ------------------------------------------------------ kill -9 mid-session
-mkfifo "$WORK/sql"
-in_cgroup "/$TAG" env PGPASSWORD=x psql -X -q -h 127.0.0.2 -p "$PGPORT" -U whoever -d orders \
-	< "$WORK/sql" > "$WORK/psql.out" 2>&1 &
-PIDS="$! $PIDS"
-exec 7> "$WORK/sql"
+live_psql "/$TAG" "$WORK/psql.out" -q
 echo "select 'before the kill' as marker;" >&7
 wait_for "$WORK/psql.out" "before the kill" || fail "the long session did not answer"
 wait_recorded "before the kill" || fail "not flushed within the flush interval"

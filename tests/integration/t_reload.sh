@@ -58,12 +58,7 @@ b_psql -c "select 1" 2>"$WORK/b.err" && fail "TAG-b reached the server through t
 grep -q "password authentication failed" "$WORK/b.err" || fail "TAG-b: $(cat "$WORK/b.err")"
 
 # A live session of generation 1: psql fed through a fifo.
-mkfifo "$WORK/sql"
-in_cgroup "/$TAG" env PGPASSWORD=x psql -X -v ON_ERROR_STOP=1 -h 127.0.0.2 -p "$PGPORT" -U whoever \
-	-d orders < "$WORK/sql" > "$WORK/live.out" 2>&1 &
-LIVE=$!
-PIDS="$LIVE $PIDS"
-exec 7> "$WORK/sql"
+live_psql "/$TAG" "$WORK/live.out" -v ON_ERROR_STOP=1
 echo "insert into t values (1);" >&7
 n=100
 while [ "$(pg_super -d orders -At -c "select count(*) from t")" != 1 ] && [ $n -gt 0 ]; do
