@@ -311,6 +311,30 @@ live_psql() { # CG OUT [PSQL ARGS...]
 	exec 7> "$WORK/live.fifo"
 }
 
+# Tests that install the sluice package on this machine: never over one
+# that is installed already; MADE_GROUPS are the package's groups that did
+# not exist before, and go again in package_cleanup (with the package, and
+# what the test put in /etc for it). PKG_DEB is the .deb of the build
+# under test.
+package_start() {
+	dpkg-query -W -f='${Status}' sluice 2>/dev/null | grep -q installed &&
+		fail "a sluice package is installed on this machine already: not touching it"
+	MADE_GROUPS=""
+	for g in sluice-approvers sluice-auditors; do
+		getent group "$g" >/dev/null || MADE_GROUPS="$MADE_GROUPS $g"
+	done
+	SAN=0
+	[ "$BUILD" = build-san ] && SAN=1
+	PKG_DEB=$(packaging/deb/build.sh "$SAN" "$(cat VERSION)" "$WORK/dist" | tail -n 1) ||
+		fail "make deb"
+}
+
+package_cleanup() {
+	rm -rf /etc/sluice/secrets /etc/systemd/system/sluice.service.d
+	dpkg -P sluice >/dev/null 2>&1
+	for g in $MADE_GROUPS; do groupdel "$g" 2>/dev/null; done
+}
+
 # psql as the job: from cgroup /$TAG, to the usual address, with a password
 # that is wrong on purpose. Extra arguments go to psql.
 job_psql() {

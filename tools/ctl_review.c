@@ -41,11 +41,11 @@ static cJSON *child(cJSON *obj, const char *key)
 
 static void bump(cJSON *obj, const char *key, double by)
 {
-	cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, key);
+	cJSON *n;
 
 	if (!obj || !key)
 		return;
-	if (n)
+	if ((n = cJSON_GetObjectItemCaseSensitive(obj, key)))
 		cJSON_SetNumberValue(n, n->valuedouble + by);
 	else
 		cJSON_AddNumberToObject(obj, key, by);

@@ -132,30 +132,42 @@ static void user_name(struct identity_resolver *r, uint32_t uid, char *buf, size
 	snprintf(buf, size, "%s", e->name);
 }
 
-/* Start time of the process in ns since boot, or 0 if unknown. */
-static uint64_t start_ns(int dirfd, long ticks_per_s)
+/* A small file of /proc/PID, NUL-terminated: its length, 0 when unreadable. */
+static size_t read_proc(int dirfd, const char *name, char *buf, size_t size)
 {
-	char stat[1024], *p;
-	unsigned long long ticks;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
-	int fd = openat(dirfd, "stat", O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return 0;
-	n = read(fd, stat, sizeof(stat) - 1);
+	n = read(fd, buf, size - 1);
 	close(fd);
-	if (n <= 0)
-		return 0;
-	stat[n] = '\0';
-	/* comm may hold spaces and parens: fields resume after the last ')'.
-	 * starttime is field 22; the one after ')' is field 3. */
-	p = strrchr(stat, ')');
-	for (int field = 2; p && field < 22; field++)
+	buf[n > 0 ? n : 0] = '\0';
+	return n > 0 ? (size_t)n : 0;
+}
+
+struct proc_stat {
+	uint32_t ppid;
+	uint64_t start_ns; /* since boot */
+};
+
+/* The parent and start time of the process at dirfd (one read of stat). */
+static bool proc_stat(int dirfd, long ticks_per_s, struct proc_stat *st)
+{
+	char stat[1024], *p;
+
+	/* comm may hold spaces and parens: fields resume after the last ')',
+	 * with field 3 first. ppid is field 4, starttime field 22. */
+	if (!read_proc(dirfd, "stat", stat, sizeof(stat)) || !(p = strrchr(stat, ')')) ||
+	    !(p = strchr(p + 2, ' ')))
+		return false;
+	st->ppid = (uint32_t)strtoul(p + 1, NULL, 10);
+	for (int field = 4; p && field < 22; field++)
 		p = strchr(p + 1, ' ');
 	if (!p)
-		return 0;
-	ticks = strtoull(p + 1, NULL, 10);
-	return ticks * (1000000000ULL / (unsigned long long)ticks_per_s);
+		return false;
+	st->start_ns = strtoull(p + 1, NULL, 10) * (1000000000ULL / (unsigned long long)ticks_per_s);
+	return true;
 }
 
 const char *const identity_ci_names[IDENTITY_CI_VARS] = {
@@ -166,16 +178,18 @@ const char *const identity_ci_names[IDENTITY_CI_VARS] = {
 
 #define ENVIRON_MAX (256u << 10)
 
-/* /proc/PID of the caller, or -1 when the pid now names a process started
- * after the connect (a reused pid, not the caller) or none. */
-static int caller_dir(struct identity_resolver *r, const struct sluice_origin *o)
+/* /proc/PID of the caller (and its stat), or -1 when the pid now names a
+ * process started after the connect (a reused pid, not the caller) or
+ * none. */
+static int caller_dir(struct identity_resolver *r, const struct sluice_origin *o,
+		      struct proc_stat *st)
 {
 	char dir[64];
 	int fd;
 
 	snprintf(dir, sizeof(dir), "/proc/%u", o->tgid);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0 && start_ns(fd, r->ticks_per_s) > o->connect_ns) {
+	if (fd >= 0 && (!proc_stat(fd, r->ticks_per_s, st) || st->start_ns > o->connect_ns)) {
 		close(fd);
 		fd = -1;
 	}
@@ -254,7 +268,8 @@ static const char *env_value(const char *env, size_t len, const char *name, size
 int identity_env(struct identity_resolver *r, const struct sluice_origin *o, const char *name,
 		 char *out, size_t size)
 {
-	int dirfd = caller_dir(r, o);
+	struct proc_stat st;
+	int dirfd = caller_dir(r, o, &st);
 	const char *v;
 	size_t len = 0, vlen = 0;
 	char *env;
@@ -290,40 +305,12 @@ static void ci_facts(int dirfd, struct identity_facts *f)
 	wipe_environ(env, len);
 }
 
-/* The parent of a process, unless it is init or none. */
-static bool parent_of(int dirfd, uint32_t *ppid)
-{
-	char stat[1024], *p;
-	ssize_t n;
-	int fd = openat(dirfd, "stat", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	n = read(fd, stat, sizeof(stat) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	stat[n] = '\0';
-	/* Field 4, the second after the last ')'. */
-	if (!(p = strrchr(stat, ')')) || !(p = strchr(p + 2, ' ')))
-		return false;
-	*ppid = (uint32_t)strtoul(p + 1, NULL, 10);
-	return *ppid > 1;
-}
-
 static bool in_cgroup(int dirfd, const char *cgroup)
 {
 	char buf[4096], *line;
-	ssize_t n;
-	int fd = openat(dirfd, "cgroup", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (!read_proc(dirfd, "cgroup", buf, sizeof(buf)))
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	for (line = buf; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
 		if (!strncmp(line, "0::", 3))
 			return !strncmp(line + 3, cgroup, strlen(cgroup)) &&
@@ -334,33 +321,28 @@ static bool in_cgroup(int dirfd, const char *cgroup)
 /* Executables of the caller's parent, its parent, ... while they share
  * the caller's cgroup. Each ancestor must have started before the process
  * below it: a pid reused since is not the ancestor. */
-static void lineage(struct identity_resolver *r, int caller_fd, struct identity_facts *f)
+static void lineage(struct identity_resolver *r, struct proc_stat child,
+		    struct identity_facts *f)
 {
-	uint64_t child_start = start_ns(caller_fd, r->ticks_per_s), start;
-	int fd = caller_fd, parent_fd;
-	uint32_t ppid;
+	struct proc_stat parent;
+	bool ancestor;
 	char dir[64];
+	int fd;
 
-	while (f->cgroup[0] && f->nlineage < IDENTITY_LINEAGE && parent_of(fd, &ppid)) {
-		snprintf(dir, sizeof(dir), "/proc/%u", ppid);
-		if ((parent_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			break;
-		start = start_ns(parent_fd, r->ticks_per_s);
-		if (!start || start > child_start || !in_cgroup(parent_fd, f->cgroup)) {
-			close(parent_fd);
-			break;
-		}
-		read_link(parent_fd, "exe", f->lineage[f->nlineage], sizeof(f->lineage[0]));
-		if (fd != caller_fd)
-			close(fd);
-		fd = parent_fd;
-		child_start = start;
-		if (!f->lineage[f->nlineage][0])
-			break;
-		f->nlineage++;
-	}
-	if (fd != caller_fd)
+	while (f->cgroup[0] && f->nlineage < IDENTITY_LINEAGE && child.ppid > 1) {
+		snprintf(dir, sizeof(dir), "/proc/%u", child.ppid);
+		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return;
+		ancestor = proc_stat(fd, r->ticks_per_s, &parent) &&
+			   parent.start_ns <= child.start_ns && in_cgroup(fd, f->cgroup);
+		if (ancestor)
+			read_link(fd, "exe", f->lineage[f->nlineage], sizeof(f->lineage[0]));
 		close(fd);
+		if (!ancestor || !f->lineage[f->nlineage][0])
+			return;
+		f->nlineage++;
+		child = parent;
+	}
 }
 
 static bool all_hex(const char *s, size_t n)
@@ -419,6 +401,7 @@ void identity_parse_cgroup(const char *path, char *unit, size_t unit_size,
 void identity_resolve(struct identity_resolver *r, const struct sluice_origin *o,
 		      struct identity_facts *f)
 {
+	struct proc_stat st;
 	int dirfd;
 
 	memset(f, 0, sizeof(*f));
@@ -433,10 +416,10 @@ void identity_resolve(struct identity_resolver *r, const struct sluice_origin *o
 	identity_parse_cgroup(f->cgroup, f->unit, sizeof(f->unit), f->container,
 			      sizeof(f->container));
 	user_name(r, o->uid, f->user, sizeof(f->user));
-	if ((dirfd = caller_dir(r, o)) < 0)
+	if ((dirfd = caller_dir(r, o, &st)) < 0)
 		return;
 	read_link(dirfd, "exe", f->exe, sizeof(f->exe));
 	ci_facts(dirfd, f);
-	lineage(r, dirfd, f);
 	close(dirfd);
+	lineage(r, st, f);
 }

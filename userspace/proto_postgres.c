@@ -834,7 +834,7 @@ static int on_startup_message(struct session *s, const struct pg_msg *m, uint32_
 	log_info("session %s: postgres startup as \"%s\" to database \"%s\", upstream user \"%s\"",
 		 s->id, st->user, st->database[0] ? st->database : st->user,
 		 t->cred_user ? t->cred_user : "-");
-	if (s->identity_pending)
+	if (!s->identity) /* it waits for its token */
 		return ask_token(s);
 	return connect_upstream(s);
 }
@@ -1225,7 +1225,7 @@ static int pg_open(struct session *s)
 		return -ENOMEM;
 	s->proto_state = st;
 	if (!(st->track = pg_track_new(&observer, s)) ||
-	    (!s->identity_pending && session_rules(s))) {
+	    (s->identity && session_rules(s))) {
 		pg_close(s);
 		return -ENOMEM;
 	}

@@ -184,7 +184,7 @@ static void session_end(struct session *s, const char *reason, bool reset)
 {
 	struct proxy *px = s->proxy;
 
-	if (s->identity_pending && !s->refusal_logged)
+	if (!s->identity && !s->refusal_logged)
 		audit_refused(s, reason);
 	else if (!s->refusal_logged)
 		audit_session_end(s, reason);
@@ -576,11 +576,9 @@ static const char *identified(struct session *s, enum identify_result r, struct 
 	case IDENTIFIED:
 		s->identity = id->identity;
 		s->claims = id->claims;
-		s->identity_pending = false;
 		why = admit_rule(s);
 		break;
-	case NEEDS_IN_BAND:
-		s->identity_pending = true;
+	case NEEDS_IN_BAND: /* s->identity stays NULL until proxy_identify() */
 		why = NULL;
 		break;
 	case IDENTITY_REFUSED:
@@ -707,7 +705,7 @@ static void accept_one(struct proxy *px, int fd)
 		return;
 	}
 	why = admit(px, s, &o);
-	if (!why && !s->identity_pending && audit_session_start(s, px->recorder))
+	if (!why && s->identity && audit_session_start(s, px->recorder))
 		why = "its recording cannot be written (agent.on_record_failure: block)";
 	if (why) {
 		refuse(fd, s, why);

@@ -50,8 +50,8 @@ struct session {
 	char id[17];                           /* 16 hex digits */
 	struct proxy *proxy;
 	struct policy_gen *gen;                /* admitted under; held until the end */
-	const struct policy_identity *identity; /* NULL while identity_pending */
-	bool identity_pending;                 /* waits for an in-band token */
+	const struct policy_identity *identity; /* NULL: admitted, waiting for
+						  * an in-band token */
 	bool refusal_logged;                   /* refused once started: no end to log */
 	struct cJSON *claims;                  /* of its verified token, or NULL */
 	const struct policy_target *target;

@@ -89,7 +89,6 @@ int proxy_identify(struct session *s, const char *token, size_t len, const char 
 		return -EACCES;
 	}
 	s->identity = &policy->identities[0];
-	s->identity_pending = false;
 	return 0;
 }
 
@@ -197,8 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(s.id, sizeof(s.id), "%016llx", runs++);
 	s.gen = &gen;
 	s.target = &policy->targets[0];
-	s.identity_pending = runs & 1;
-	s.identity = s.identity_pending ? NULL : &policy->identities[0];
+	s.identity = runs & 1 ? NULL : &policy->identities[0];
 	s.proto = &proto_postgres;
 	s.max_cap = CAP;
 	for (int i = 0; i < 2; i++) {

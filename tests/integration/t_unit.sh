@@ -11,27 +11,18 @@
 # outside the namespace's pid view, as it never does on a real host.
 . tests/lib.sh
 
-SAN=0
-[ "$BUILD" = build-san ] && SAN=1
-dpkg-query -W -f='${Status}' sluice 2>/dev/null | grep -q installed &&
-	fail "a sluice package is installed on this machine already: not touching it"
-MADE_GROUPS=""
-for g in sluice-approvers sluice-auditors; do
-	getent group "$g" >/dev/null || MADE_GROUPS="$MADE_GROUPS $g"
-done
 SYSTEMD=""
 unit_cleanup() {
 	[ -n "$SYSTEMD" ] && ns systemctl stop sluice.service >/dev/null 2>&1
-	rm -rf /etc/sluice/secrets /etc/systemd/system/sluice.service.d
-	dpkg -P sluice >/dev/null 2>&1
+	package_cleanup
 	[ -n "$SYSTEMD" ] && kill -KILL "$SYSTEMD" 2>/dev/null
-	for g in $MADE_GROUPS; do groupdel "$g" 2>/dev/null; done
 	cleanup
 }
 trap unit_cleanup EXIT
 ns() { nsenter -t "$SYSTEMD" -m -p "$@"; }
 
-deb=$(packaging/deb/build.sh "$SAN" "$(cat VERSION)" "$WORK/dist" | tail -n 1) || fail "make deb"
+package_start
+deb=$PKG_DEB
 # The ASan build keeps its address checks under the unit; LeakSanitizer
 # needs ptrace, which the unit's system call filter refuses (the other
 # tests check leaks).
@@ -146,4 +137,14 @@ expect_reset probe || fail "the reloaded policy was not in force"
 sleep 31
 [ "$(ns systemctl show -p NRestarts --value sluice.service)" = 1 ] || fail "the watchdog restarted the agent"
 [ "$(state)" = active ] || fail "sluice.service is $(state) after the watchdog period"
+
+# Stopped, the agent leaves its links pinned (selected jobs refused);
+# removing the package detaches them (jobs connect directly again).
+ns systemctl stop sluice.service || fail "systemctl stop"
+[ -e "$BPFFS/connect4" ] || fail "stopping the agent removed its pinned links"
+probe > "$WORK/stopped" 2>&1 && fail "a stopped agent's job went direct: $(cat "$WORK/stopped")"
+grep -q "Connection refused" "$WORK/stopped" || fail "with the agent stopped: $(cat "$WORK/stopped")"
+dpkg -r sluice > "$WORK/dpkg.out" 2>&1 || fail "dpkg -r: $(cat "$WORK/dpkg.out")"
+[ ! -e "$BPFFS" ] || fail "removing the package left pinned links: $(ls "$BPFFS")"
+probe > "$WORK/probe" 2>&1 || fail "after removal the job does not connect directly: $(cat "$WORK/probe")"
 exit 0

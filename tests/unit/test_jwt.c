@@ -15,25 +15,12 @@
 #include <unistd.h>
 
 #include "jwt.h"
+#include "unit.h"
 
 #define NOW 1800000000LL
 
-static int cases, failures;
 static char dir[] = "/tmp/sluice-test-jwt.XXXXXX";
 static const char *srcdir = ".";
-
-__attribute__((format(printf, 2, 3)))
-static void fail(const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	failures++;
-	fprintf(stderr, "FAIL %s: ", name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 /* The helper's output, first line, or exit. */
 static char *helper(const char *fmt, ...)
